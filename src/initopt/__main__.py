@@ -1,0 +1,5 @@
+"""``python -m initopt`` is the ``initopt`` command."""
+
+from initopt.cli.main import run
+
+run()

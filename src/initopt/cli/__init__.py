@@ -1,0 +1,1 @@
+"""The ``initopt`` command line."""

@@ -1,0 +1,52 @@
+"""The Typer app and the entry point that turns bad input into one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from initopt.cli import explain as explain_command
+from initopt.cli import study as study_command
+from initopt.cli import train as train_command
+
+app = typer.Typer(
+    name="initopt",
+    help="Choose weight initialization and optimizer settings by measurement.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("train")(train_command.train)
+app.command("explain")(explain_command.explain)
+app.add_typer(study_command.app, name="study")
+
+USAGE_ERROR = 2
+DEBUG_ENV = "INITOPT_DEBUG"  # set to 1 to see the traceback behind a one-line error
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> None:
+    print(f"initopt: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        result = app(args=argv, prog_name="initopt", standalone_mode=False)
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # Typer's / Click's usage errors
+            fail(exc.format_message(), USAGE_ERROR)
+        if isinstance(exc, (ValueError, OSError, KeyError)):
+            fail(str(exc).strip("'\""), USAGE_ERROR)
+        if type(exc).__name__ == "Abort":
+            fail("aborted", 1)
+        raise
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,46 @@
+"""Parsing of compact option values shared by commands: ``gaussian:std=0.01``, ``128,64``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def parse_value(text: str) -> Any:
+    """``'3'`` -> 3, ``'0.01'`` -> 0.01, ``'true'`` -> True, anything else stays a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_scheme(text: str, option: str = "--init") -> dict[str, Any]:
+    """``'gaussian:std=0.01,mean=0'`` -> ``{'name': 'gaussian', 'std': 0.01, 'mean': 0}``."""
+    name, _, rest = text.partition(":")
+    if not name.strip():
+        raise ValueError(f"{option}: empty scheme name in {text!r}")
+    spec: dict[str, Any] = {"name": name.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"{option}: expected key=value after the scheme name, got {item!r} in {text!r}")
+        spec[key.strip()] = parse_value(value)
+    return spec
+
+
+def parse_sizes(text: str, option: str = "--hidden") -> list[int]:
+    """``'128,64'`` -> ``[128, 64]``; ``''`` -> ``[]`` (no hidden layer)."""
+    sizes = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            size = int(item)
+        except ValueError:
+            raise ValueError(f"{option}: {item!r} is not a whole number (expected e.g. 128,64)") from None
+        if size < 1:
+            raise ValueError(f"{option}: layer sizes must be >= 1, got {size}")
+        sizes.append(size)
+    return sizes

@@ -1,0 +1,76 @@
+"""``initopt train``: one model, one initialization, one optimizer, Keras-style output.
+
+With no arguments it runs the example of the texts: MLP 100 -> 64 ReLU -> 1 (sigmoid folded into the
+loss), He initialization, AdamW (lr 1e-3, weight decay 1e-5), binary cross-entropy, 10 epochs, batch
+32, on ``seed-binary``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def train(
+    dataset: Annotated[str, typer.Option(help="Built-in dataset, csv:PATH:TARGET or PATH.npz.")] = "seed-binary",
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated ('' for none).")] = "64",
+    activation: Annotated[str, typer.Option(help="Hidden activation: relu, tanh, gelu, ...")] = "relu",
+    init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01.")] = "he_normal",
+    optimizer: Annotated[str, typer.Option(help="sgd, adam or adamw.")] = "adamw",
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="Weight decay (decoupled for AdamW, L2 for SGD/Adam).")] = 1e-5,
+    momentum: Annotated[float, typer.Option(help="Momentum (SGD only).")] = 0.0,
+    epochs: Annotated[int, typer.Option(help="Epochs to train.")] = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Examples per step.")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed for the init draw and the data order.")] = 0,
+    loss: Annotated[str | None, typer.Option(help="Loss; default follows the dataset (bce for binary tasks).")] = None,
+    verbose: Annotated[int, typer.Option(help="0 silent, 1 progress bar and a line per epoch, 2 a line per epoch.")] = 1,
+) -> None:
+    """Train one model and print a Keras-style line per epoch, then the test result."""
+    if epochs < 0:
+        raise ValueError(f"--epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    from initopt.cli.options import parse_scheme, parse_sizes
+
+    sizes = parse_sizes(hidden)
+    scheme_spec = parse_scheme(init)
+
+    import torch
+
+    from initopt import data as datasets
+    from initopt import init as inits
+    from initopt import optim
+    from initopt.models import describe_mlp, mlp
+    from initopt.training import fit
+
+    scheme = inits.get(scheme_spec)
+    splits = datasets.load(dataset)
+    info = splits.info
+    model = mlp(info.n_features, sizes, info.output_dim, activation)
+    inits.initialize(model, weights=scheme, bias="zeros", seed=seed)
+    hyper = {"lr": lr, "weight_decay": weight_decay}
+    if optimizer.strip().lower() == "sgd":
+        hyper["momentum"] = momentum
+    elif momentum:
+        raise ValueError(f"--momentum applies to sgd only, not {optimizer!r}")
+    opt = optim.get(optimizer, model.parameters(), **hyper)
+    loss_used = loss or info.default_loss
+    if verbose:
+        settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
+        print(f"{describe_mlp(info.n_features, sizes, info.output_dim, activation)} | init {scheme!r} | "
+              f"{type(opt).__name__}({settings}) | loss {loss_used}")
+        print(f"{info.name}: {info.n_train} train / {info.n_test} test, {info.n_features} features, {info.task}"
+              f" | torch {torch.__version__}, {torch.get_num_threads()} threads")
+    history = fit(model, opt, splits.train, loss=loss_used, metrics=(info.default_metric,), epochs=epochs,
+                  batch_size=batch_size, validation=splits.test, seed=seed, verbose=verbose)
+    if verbose:
+        if history.diverged:
+            print(f"Diverged at epoch {history.diverged_epoch}: try a smaller --lr or another --init.")
+        elif history.epochs:
+            metric = info.default_metric
+            print(f"Test: loss {history.last('val_loss'):.4f} - {metric} {history.last('val_' + metric):.4f} "
+                  f"({history.seconds:.1f}s)")
+    if history.diverged:
+        raise typer.Exit(1)

@@ -1,0 +1,121 @@
+"""The bundled engine: the configurations of one bundle trained together as one batched computation.
+
+Each configuration keeps what makes it itself: its init scheme and seed (its model is built and
+initialized exactly as the sequential engine does, then stacked), its data order (drawn from its
+seed, as ``fit`` draws it), and its hyperparameters (per-configuration values in the batched
+optimizer). The loss of the bundle is the sum of the configurations' losses, so each configuration's
+gradient is its own. A configuration whose loss turns non-finite is frozen (left out of every later
+update) and recorded as diverged at that epoch; the others train on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+
+from initopt.study import outcomes
+from initopt.study.bundle_model import bundle_model
+from initopt.study.spec import Config
+from initopt.study.store import EpochRecord, ResultRecord
+from initopt.study.workload import PreparedWorkload
+from initopt.training.batched import batched_loss, batched_metric
+from initopt.training.loop import EVAL_BATCH
+
+
+def train_bundle(
+    workload: PreparedWorkload,
+    configs: Sequence[Config],
+    *,
+    device: torch.device | str = "cpu",
+    optimizer_path: str = "fast",
+    on_epoch: Callable[[list[EpochRecord]], None] = lambda rows: None,
+    on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
+    on_steps: Callable[[int], None] = lambda config_steps: None,
+) -> list[ResultRecord]:
+    """Train ``configs`` (one optimizer family) as one bundle; returns one result per config, in order."""
+    from initopt.optim.batched import BatchedOptimizer
+
+    started = time.perf_counter()
+    device = torch.device(device)
+    k = len(configs)
+    models = [workload.initialized_model(config) for config in configs]
+    x, y = workload.train.x.to(device), workload.train.y.to(device)
+    x_val, y_val = workload.test.x.to(device), workload.test.y.to(device)
+    model = bundle_model(models, x[:2], device)
+    del models
+    params = list(model.params.values())
+    optimizer = BatchedOptimizer(params, [dict(c.hyper, name=c.optimizer) for c in configs], path=optimizer_path)
+    loss_fn = batched_loss(workload.loss)
+    _, metric_fn = batched_metric(workload.metric, workload.loss)
+    epochs, batch_size, n = workload.spec.train.epochs, workload.spec.train.batch_size, len(x)
+    order_rngs = {seed: torch.Generator().manual_seed(seed) for seed in sorted({c.seed for c in configs})}
+    active = torch.ones(k, dtype=torch.bool, device=device)
+    diverged_epoch: list[int | None] = [None] * k
+    history: list[list[EpochRecord]] = [[] for _ in range(k)]
+
+    for epoch in range(1, epochs + 1):
+        epoch_started = time.perf_counter()
+        orders = {seed: torch.randperm(n, generator=rng) for seed, rng in order_rngs.items()}
+        index = torch.stack([orders[c.seed] for c in configs]).to(device)
+        loss_sum = torch.zeros(k, dtype=torch.float64, device=device)
+        metric_sum = torch.zeros(k, dtype=torch.float64, device=device)
+        for start in range(0, n, batch_size):
+            batch = index[:, start : start + batch_size]
+            xb, yb = x[batch], y[batch]
+            output = model.forward(xb)
+            losses = loss_fn(output, yb)
+            newly = active & ~torch.isfinite(losses)
+            if bool(newly.any()):
+                for i in newly.nonzero().flatten().tolist():
+                    diverged_epoch[i] = epoch
+                active &= ~newly
+                optimizer.freeze(newly)
+                if not bool(active.any()):
+                    break
+            for p in params:
+                p.grad = None
+            torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
+            optimizer.step()
+            with torch.no_grad():
+                loss_sum += losses.detach().double() * len(batch[0])
+                metric_sum += metric_fn(output.detach(), yb).double() * len(batch[0])
+        val_loss, val_metric = _evaluate(model, x_val, y_val, loss_fn, metric_fn)
+        seconds = time.perf_counter() - epoch_started
+        rows = []
+        for i, config in enumerate(configs):
+            if diverged_epoch[i] is not None and diverged_epoch[i] < epoch:
+                continue  # frozen in an earlier epoch: nothing more to record
+            if diverged_epoch[i] == epoch:
+                rows.append(outcomes.nan_epoch(config.id, epoch))
+                continue
+            row = EpochRecord(config.id, epoch, float(loss_sum[i] / n), float(metric_sum[i] / n),
+                              float(val_loss[i]), float(val_metric[i]), seconds)
+            history[i].append(row)
+            rows.append(row)
+        on_epoch(rows)
+        on_steps(len(rows) * math.ceil(n / batch_size))
+        if not bool(active.any()):
+            break
+
+    per_config = (time.perf_counter() - started) / k  # the bundle's time, shared out
+    results = [outcomes.finished(c.id, history[i], diverged_epoch[i], per_config) for i, c in enumerate(configs)]
+    on_done(results)
+    return results
+
+
+@torch.no_grad()
+def _evaluate(model, x, y, loss_fn, metric_fn) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and metric per configuration over the held-out set, in chunks as ``evaluate`` does."""
+    loss_sum = metric_sum = None
+    for start in range(0, len(x), EVAL_BATCH):
+        xc, yc = x[start : start + EVAL_BATCH], y[start : start + EVAL_BATCH]
+        output = model.forward_shared(xc)
+        target = yc.unsqueeze(0).expand(output.shape[0], *yc.shape)
+        chunk_loss = loss_fn(output, target).double() * len(yc)
+        chunk_metric = metric_fn(output, target).double() * len(yc)
+        loss_sum = chunk_loss if loss_sum is None else loss_sum + chunk_loss
+        metric_sum = chunk_metric if metric_sum is None else metric_sum + chunk_metric
+    return loss_sum / len(x), metric_sum / len(x)

@@ -1,0 +1,74 @@
+"""Read a study back: one flat record per configuration, as CSV, JSON, or a pandas DataFrame."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from initopt.study.store import DEFAULT_DB, SQLiteStore, StoreError
+
+EXPORT_FORMATS = ("csv", "json")
+
+
+def resolve_study(store: SQLiteStore, name: str | None) -> str:
+    """``name`` or, when the file holds exactly one study, that one."""
+    if name:
+        return store.study(name).name
+    studies = [s.name for s in store.studies()]
+    if len(studies) == 1:
+        return studies[0]
+    if not studies:
+        raise StoreError(f"{store.path}: holds no study yet (run one with: initopt study run)")
+    raise StoreError(f"{store.path}: holds several studies, name one with --study: {', '.join(studies)}")
+
+
+def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, as_frame: bool = False) -> Any:
+    """The study's configurations as flat dicts (``id, init, optimizer, lr, weight_decay, seed, status,
+    epochs_run, train_loss, val_loss, val_metric, ...``), or a pandas DataFrame with ``as_frame=True``."""
+    if not Path(db).is_file():
+        raise StoreError(f"{db}: no such database file")
+    with SQLiteStore(db) as store:
+        records = [row.to_dict() for row in store.configs(resolve_study(store, name))]
+    if not as_frame:
+        return records
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("load(..., as_frame=True) needs pandas: pip install pandas") from None
+    return pd.DataFrame.from_records(records)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def to_csv(records: list[dict[str, Any]]) -> str:
+    if not records:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _cell(v) for k, v in record.items()})
+    return out.getvalue()
+
+
+def to_json(records: list[dict[str, Any]]) -> str:
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps([clean(r) for r in records], indent=1, default=str) + "\n"

@@ -1,0 +1,76 @@
+"""Group a study's configurations into bundles that train together.
+
+A bundle shares the architecture (one per study) and the optimizer family: ``sgd`` (with the same
+``nesterov``), or ``adam`` (Adam's L2 decay and AdamW's decoupled decay are per-configuration
+coefficients of one update, with the same ``amsgrad`` and ``decay`` mode). Inside a bundle the
+configurations are sorted by hyperparameters, so that configurations sharing them are contiguous and
+the optimizer can update each run of them in one fused call. Bundles are capped by a memory budget.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from initopt.study.spec import Config
+
+MEMORY_FRACTION = 0.25  # of the free RAM (or GPU memory) one bundle may take
+BYTES_PER_FLOAT = 4
+STATE_COPIES = 5  # parameter, gradient, two moments, a spare for amsgrad / temporaries
+EVAL_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class Bundle:
+    family: str
+    configs: tuple[Config, ...]
+
+
+def family_of(config: Config) -> tuple:
+    """Configurations with equal families can share one batched optimizer update."""
+    hyper = config.hyper
+    if config.optimizer == "sgd":
+        return ("sgd", hyper["nesterov"])
+    return ("adam", hyper["amsgrad"], hyper.get("decay", "coupled"))
+
+
+def _hyper_order(config: Config) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in config.hyper.items())) + ((config.optimizer,),)
+
+
+def bytes_per_config(n_params: int, activation_floats: int) -> int:
+    """A rough upper bound of one configuration's memory inside a bundle."""
+    return BYTES_PER_FLOAT * (STATE_COPIES * n_params + activation_floats)
+
+
+def available_memory(device: str = "cpu") -> int:
+    """Free memory of ``device`` in bytes (CUDA: ``mem_get_info``; CPU: MemAvailable)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_bytes: int, max_bundle: int | None = None) -> list[Bundle]:
+    """Bundles of at most ``max_bundle`` configs each, each within ``budget_bytes``."""
+    cap = max(1, budget_bytes // max(per_config_bytes, 1))
+    if max_bundle is not None:
+        cap = min(cap, max_bundle)
+    families: dict[tuple, list[Config]] = {}
+    for config in configs:
+        families.setdefault(family_of(config), []).append(config)
+    bundles = []
+    for key, members in families.items():
+        members = sorted(members, key=_hyper_order)
+        for start in range(0, len(members), cap):
+            bundles.append(Bundle(key[0], tuple(members[start : start + cap])))
+    return bundles

@@ -1,0 +1,162 @@
+"""Run a study: spec -> validated workload -> stored configs -> bundles -> engine -> SQLite, resumably.
+
+Running the same spec on the same database again skips the configurations already finished (done,
+diverged or failed) and re-runs the interrupted ones (pending or running), whose partial epochs the
+store discards first. A failure inside one bundle marks its configurations failed; the study goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from initopt.study.plan import MEMORY_FRACTION, EVAL_ROWS, available_memory, bytes_per_config, plan_bundles
+from initopt.study.spec import Config, StudySpec, load_spec
+from initopt.study.store import DEFAULT_DB, SQLiteStore
+from initopt.study.workload import PreparedWorkload, prepare
+
+ENGINES = ("bundled", "sequential")
+
+
+@dataclass
+class RunReport:
+    """What one ``run_study`` call did."""
+
+    study: str
+    db: Path
+    n_configs: int
+    skipped: int
+    trained: int
+    seconds: float
+    engine: str
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProgressEvents:
+    """Hooks a front end (the CLI's progress bar) listens to; all optional."""
+
+    start: Callable[[int, int], None] = lambda n_configs, total_steps: None
+    steps: Callable[[int], None] = lambda config_steps: None
+    configs_done: Callable[[int], None] = lambda n: None
+    notice: Callable[[str], None] = lambda text: None
+
+
+def environment(device: str) -> dict[str, Any]:
+    import numpy
+    import torch
+
+    import initopt
+
+    env = {
+        "initopt": initopt.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "device": device,
+        "cpu_threads": torch.get_num_threads(),
+    }
+    if device.startswith("cuda"):
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def run_study(
+    spec: StudySpec | str | Path | Mapping[str, Any],
+    *,
+    db: str | Path = DEFAULT_DB,
+    engine: str = "bundled",
+    max_bundle: int | None = None,
+    device: str = "cpu",
+    events: ProgressEvents | None = None,
+) -> RunReport:
+    """Train every configuration of ``spec`` not yet finished in ``db``; results go to ``db`` as they come."""
+    if engine not in ENGINES:
+        raise ValueError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if max_bundle is not None and max_bundle < 1:
+        raise ValueError(f"--max-bundle must be >= 1, got {max_bundle}")
+    events = events or ProgressEvents()
+    spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
+    workload = prepare(spec)
+    spec = workload.spec
+    configs = spec.configs()
+    started = time.perf_counter()
+    with SQLiteStore(db) as store:
+        env = environment(device)
+        store.begin_study(spec.name, spec.to_dict(), spec.workload_key(), env)
+        store.add_configs(spec.name, [_config_record(c) for c in configs])
+        todo_ids = set(store.to_run(spec.name, [c.id for c in configs]))
+        todo = [c for c in configs if c.id in todo_ids]
+        report = RunReport(spec.name, Path(db), len(configs), len(configs) - len(todo), len(todo), 0.0, engine)
+        steps_per_config = spec.train.epochs * math.ceil(len(workload.train) / spec.train.batch_size)
+        events.start(len(todo), len(todo) * steps_per_config)
+        if todo:
+            run_id = store.start_run(spec.name, engine, env, len(todo))
+            for bundle_configs in _bundles(todo, workload, engine, max_bundle, device):
+                _run_bundle(store, workload, bundle_configs, engine, device, events, report)
+            store.end_run(run_id)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bundle: int | None, device: str):
+    if engine == "sequential":
+        return [[c] for c in todo]
+    model = workload.build()
+    n_params = sum(p.numel() for p in model.parameters())
+    widths = sum(m.out_features for m in model.modules() if hasattr(m, "out_features"))
+    batch = max(workload.spec.train.batch_size, EVAL_ROWS)
+    per_config = bytes_per_config(n_params, batch * max(widths, workload.info.n_features) * 2)
+    budget = int(available_memory(device) * MEMORY_FRACTION)
+    return [list(b.configs) for b in plan_bundles(todo, per_config_bytes=per_config, budget_bytes=budget, max_bundle=max_bundle)]
+
+
+def _run_bundle(store, workload, configs, engine, device, events, report) -> None:
+    from initopt.study import outcomes
+    from initopt.study.bundle_model import NotBatchable
+    from initopt.study.engine import train_bundle
+    from initopt.study.sequential import train_sequential
+
+    name = workload.spec.name
+    ids = [c.id for c in configs]
+    store.mark_running(name, ids)
+
+    def record(rows):
+        store.record_epochs(name, rows)
+
+    def done(results):
+        store.finish(name, results)
+        events.configs_done(len(results))
+
+    started = time.perf_counter()
+    try:
+        if engine == "bundled" and len(configs) > 1:
+            try:
+                train_bundle(workload, configs, device=device, on_epoch=record, on_done=done, on_steps=events.steps)
+                return
+            except NotBatchable as exc:
+                notice = f"{workload.spec.workload.model}: {exc}; training its {len(configs)} configurations one at a time"
+                report.notices.append(notice)
+                events.notice(notice)
+                store.mark_running(name, ids)  # drop any epoch rows of the attempt
+        steps = workload.spec.train.epochs * math.ceil(len(workload.train) / workload.spec.train.batch_size)
+        train_sequential(workload, configs, on_epoch=record, on_done=lambda results: (done(results), events.steps(steps)))
+    except Exception as exc:  # the bundle failed: its unfinished configs are failed, the study goes on
+        elapsed = (time.perf_counter() - started) / len(configs)
+        unfinished = set(store.to_run(name, ids))
+        store.mark_running(name, sorted(unfinished))  # drops their partial epochs
+        done([outcomes.failed(c.id, exc, elapsed) for c in configs if c.id in unfinished])
+
+
+def _config_record(config: Config):
+    from initopt.study.store import ConfigRecord
+
+    params = {k: v for k, v in config.init.items() if k != "name"}
+    return ConfigRecord(id=config.id, init=config.init_label, init_params=params, optimizer=config.optimizer,
+                        hyper=dict(config.hyper), seed=config.seed)

@@ -1,0 +1,60 @@
+"""The sequential engine: each configuration alone through ``initopt.fit``. The oracle of the bundled engine."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from initopt.study import outcomes
+from initopt.study.spec import Config
+from initopt.study.store import EpochRecord, ResultRecord
+from initopt.study.workload import PreparedWorkload, optimizer_kwargs
+from initopt.training import Callback, fit
+
+
+class _EpochSink(Callback):
+    """Keeps each finished epoch's values and hands them to ``on_epoch`` as they come."""
+
+    def __init__(self, config_id: str, emit: Callable[[list[EpochRecord]], None], metric: str):
+        self.config_id, self.emit, self.metric = config_id, emit, metric
+        self.rows: list[EpochRecord] = []
+        self.last = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        now, logs = time.perf_counter(), logs or {}
+        row = EpochRecord(self.config_id, epoch + 1, logs.get("loss", math.nan), logs.get(self.metric, math.nan),
+                          logs.get("val_loss", math.nan), logs.get("val_" + self.metric, math.nan), now - self.last)
+        self.rows.append(row)
+        self.emit([row])
+        self.last = now
+
+
+def train_sequential(
+    workload: PreparedWorkload,
+    configs: Sequence[Config],
+    on_epoch: Callable[[list[EpochRecord]], None] = lambda rows: None,
+    on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
+) -> list[ResultRecord]:
+    """Train every config one after another; each outcome goes to ``on_done`` as soon as it is known."""
+    from initopt import optim
+
+    results = []
+    for config in configs:
+        started = time.perf_counter()
+        try:
+            model = workload.initialized_model(config)
+            optimizer = optim.get(config.optimizer, model.parameters(), **optimizer_kwargs(config))
+            sink = _EpochSink(config.id, on_epoch, workload.metric)
+            history = fit(model, optimizer, workload.train, loss=workload.loss, metrics=(workload.metric,),
+                          epochs=workload.spec.train.epochs, batch_size=workload.spec.train.batch_size,
+                          validation=workload.test, seed=config.seed, callbacks=[sink], verbose=0)
+        except Exception as exc:  # one failing config is a recorded outcome, not the end of the study
+            result = outcomes.failed(config.id, exc, time.perf_counter() - started)
+        else:
+            if history.diverged:
+                on_epoch([outcomes.nan_epoch(config.id, history.diverged_epoch)])
+            result = outcomes.finished(config.id, sink.rows, history.diverged_epoch, time.perf_counter() - started)
+        results.append(result)
+        on_done([result])
+    return results

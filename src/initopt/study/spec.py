@@ -1,0 +1,346 @@
+"""Study specs: parse (TOML, YAML or a dict), validate before any training, expand the grid.
+
+A spec names a workload (dataset + model), training settings and a grid of init schemes x optimizers
+(each with lists of hyperparameters) x seeds. Every configuration of the grid gets a stable id: a hash
+of its canonical contents (workload, training settings, init, optimizer with all hyperparameters
+filled with their defaults, seed), independent of the engine, the database and the order of the grid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOP_LEVEL = ("name", "description", "workload", "train", "grid")
+TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric")
+GRID_KEYS = ("init", "optimizer", "seeds")
+
+# Every hyperparameter an optimizer family takes in a study, with PyTorch's default.
+OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sgd": {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    "adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
+    "adamw": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False, "decay": "coupled"},
+}
+BOOL_HYPER = ("nesterov", "amsgrad")
+CHOICE_HYPER = {"decay": ("coupled", "independent")}
+
+
+class SpecError(ValueError):
+    """A spec problem; the message starts with the field it is about."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    dataset: str
+    model: str = "mlp"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "model": self.model, **dict(self.options)}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 10
+    batch_size: int = 32
+    loss: str | None = None  # None: the dataset's default
+    metric: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss, "metric": self.metric}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One cell of the grid: an init scheme, an optimizer with its hyperparameters, a seed."""
+
+    id: str
+    init: dict[str, Any]  # canonical scheme spec: {"name": ..., **params}
+    optimizer: str
+    hyper: dict[str, Any]  # every hyperparameter of the family, defaults filled in
+    seed: int
+
+    @property
+    def init_label(self) -> str:
+        params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.init.items() if k != "name")
+        return f"{self.init['name']}({params})" if params else self.init["name"]
+
+    @property
+    def lr(self) -> float:
+        return self.hyper["lr"]
+
+    @property
+    def weight_decay(self) -> float:
+        return self.hyper["weight_decay"]
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    workload: Workload
+    train: TrainSettings
+    inits: tuple[dict[str, Any], ...]
+    optimizers: tuple[dict[str, Any], ...]  # each {"name": ..., hyper: list of values}
+    seeds: tuple[int, ...]
+    description: str = ""
+
+    def workload_key(self) -> str:
+        """A hash of what every configuration shares; a study name keeps one workload."""
+        return _digest({"workload": self.workload.to_dict(), "train": self.train.to_dict()})
+
+    def configs(self) -> list[Config]:
+        """The grid, expanded: init x optimizer x hyperparameter combinations x seeds."""
+        shared = {"workload": self.workload.to_dict(), "train": self.train.to_dict()}
+        out = []
+        for init in self.inits:
+            for grid in self.optimizers:
+                name = grid["name"]
+                keys = [k for k in OPTIMIZER_DEFAULTS[name] if k in grid]
+                for values in itertools.product(*(grid[k] for k in keys)):
+                    hyper = {**OPTIMIZER_DEFAULTS[name], **dict(zip(keys, values))}
+                    hyper = {k: _canonical_value(v) for k, v in hyper.items()}
+                    for seed in self.seeds:
+                        content = {**shared, "init": init, "optimizer": name, "hyper": hyper, "seed": seed}
+                        out.append(Config(_digest(content), dict(init), name, hyper, seed))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        optimizers = [{k: list(v) if isinstance(v, list) else v for k, v in o.items()} for o in self.optimizers]
+        return {
+            "name": self.name,
+            "description": self.description,
+            "workload": self.workload.to_dict(),
+            "train": self.train.to_dict(),
+            "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds)},
+        }
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_canonical_value(v) for v in value]
+    return float(value)
+
+
+def _digest(content: Mapping[str, Any]) -> str:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a ``.toml``, ``.yaml`` or ``.yml`` spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise SpecError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or write the spec as TOML") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    elif path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    else:
+        raise SpecError(f"{path}: a spec is a .toml, .yaml or .yml file")
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: the spec must be a table of fields (name, workload, train, grid)")
+    return raw
+
+
+def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> StudySpec:
+    """Check the fields and types of a spec mapping (no data loaded, no model built)."""
+    where = f"{origin}: " if origin else ""
+
+    def fail(field_name: str, message: str) -> SpecError:
+        return SpecError(f"{where}{field_name}: {message}")
+
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{where}the spec must be a mapping, got {type(raw).__name__}")
+    _no_unknown(raw, TOP_LEVEL, "", fail)
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name", "a non-empty string is required")
+    workload = _parse_workload(raw.get("workload"), fail)
+    train = _parse_train(raw.get("train", {}), fail)
+    grid = raw.get("grid")
+    if not isinstance(grid, Mapping):
+        raise fail("grid", "a table with init, optimizer and seeds is required")
+    _no_unknown(grid, GRID_KEYS, "grid", fail)
+    inits = _parse_inits(grid.get("init"), fail)
+    optimizers = _parse_optimizers(grid.get("optimizer"), fail)
+    seeds = _parse_seeds(grid.get("seeds", [0]), fail)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise fail("description", f"expected a string, got {description!r}")
+    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description)
+
+
+def _no_unknown(table: Mapping[str, Any], allowed, prefix: str, fail) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            label = f"{prefix}.{key}" if prefix else str(key)
+            raise fail(label, f"unknown field{hint} valid: {', '.join(allowed)}")
+
+
+def _parse_workload(table: Any, fail) -> Workload:
+    if not isinstance(table, Mapping):
+        raise fail("workload", "a table with at least 'dataset' is required")
+    dataset = table.get("dataset")
+    if not isinstance(dataset, str) or not dataset.strip():
+        raise fail("workload.dataset", "a dataset name is required (e.g. 'seed-binary', 'digits', 'csv:PATH:TARGET')")
+    model = table.get("model", "mlp")
+    if not isinstance(model, str) or not model.strip():
+        raise fail("workload.model", f"expected a model name or 'package.module:function', got {model!r}")
+    options = {k: v for k, v in table.items() if k not in ("dataset", "model")}
+    if "hidden" in options:
+        hidden = options["hidden"]
+        if isinstance(hidden, int) and not isinstance(hidden, bool):
+            hidden = [hidden]
+        if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+            raise fail("workload.hidden", f"expected a list of positive whole numbers, got {options['hidden']!r}")
+        options["hidden"] = hidden
+    for key in ("depth", "width"):
+        if key in options and (not isinstance(options[key], int) or isinstance(options[key], bool) or options[key] < 1):
+            raise fail(f"workload.{key}", f"expected a whole number >= 1, got {options[key]!r}")
+    if "activation" in options and not isinstance(options["activation"], str):
+        raise fail("workload.activation", f"expected a name such as 'relu', got {options['activation']!r}")
+    return Workload(dataset.strip(), model.strip(), options)
+
+
+def _parse_train(table: Any, fail) -> TrainSettings:
+    if not isinstance(table, Mapping):
+        raise fail("train", "expected a table (epochs, batch_size, loss, metric)")
+    _no_unknown(table, TRAIN_KEYS, "train", fail)
+    epochs = table.get("epochs", 10)
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise fail("train.epochs", f"expected a whole number >= 1, got {epochs!r}")
+    batch_size = table.get("batch_size", 32)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise fail("train.batch_size", f"expected a whole number >= 1, got {batch_size!r}")
+    loss, metric = table.get("loss"), table.get("metric")
+    for key, value in (("loss", loss), ("metric", metric)):
+        if value is not None and not isinstance(value, str):
+            raise fail(f"train.{key}", f"expected a name, got {value!r}")
+    return TrainSettings(epochs, batch_size, loss, metric)
+
+
+def _parse_inits(entries: Any, fail) -> tuple[dict[str, Any], ...]:
+    from initopt import init as inits
+
+    if isinstance(entries, (str, Mapping)):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise fail("grid.init", "a non-empty list of schemes is required, e.g. [\"he_normal\", {name = \"gaussian\", std = 0.01}]")
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, (str, Mapping)):
+            raise fail(f"grid.init[{i}]", f"expected a scheme name or a table with 'name', got {entry!r}")
+        try:
+            scheme = inits.get(dict(entry) if isinstance(entry, Mapping) else entry)
+        except (ValueError, TypeError) as exc:
+            raise fail(f"grid.init[{i}]", str(exc)) from None
+        spec = scheme.spec()
+        if spec not in out:
+            out.append(spec)
+    return tuple(out)
+
+
+def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise fail("grid.optimizer", "at least one [[grid.optimizer]] table with a name (sgd, adam, adamw) is required")
+    out = []
+    for i, entry in enumerate(entries):
+        label = f"grid.optimizer[{i}]"
+        if not isinstance(entry, Mapping):
+            raise fail(label, f"expected a table with 'name' and hyperparameter lists, got {entry!r}")
+        name = str(entry.get("name", "")).strip().lower()
+        if name not in OPTIMIZER_DEFAULTS:
+            close = difflib.get_close_matches(name, OPTIMIZER_DEFAULTS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise fail(f"{label}.name", f"unknown optimizer {entry.get('name')!r}{hint} valid: {', '.join(OPTIMIZER_DEFAULTS)}")
+        allowed = OPTIMIZER_DEFAULTS[name]
+        grid: dict[str, Any] = {"name": name}
+        for key, value in entry.items():
+            if key == "name":
+                continue
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise fail(f"{label}.{key}", f"{name} does not take this hyperparameter{hint} valid: {', '.join(allowed)}")
+            grid[key] = _parse_values(key, value, f"{label}.{key}", fail)
+        out.append(grid)
+    return tuple(out)
+
+
+def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
+    """A hyperparameter's list of values; a single value is a list of one."""
+    if key == "betas":
+        pairs = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(_is_number(b) and 0 <= b < 1 for b in pair)):
+                raise fail(label, f"expected a pair [beta1, beta2] in [0, 1) or a list of pairs, got {value!r}")
+        return [tuple(float(b) for b in pair) for pair in pairs]
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise fail(label, "an empty list leaves nothing to try")
+    for v in values:
+        if key in BOOL_HYPER:
+            if not isinstance(v, bool):
+                raise fail(label, f"expected true or false, got {v!r}")
+        elif key in CHOICE_HYPER:
+            if v not in CHOICE_HYPER[key]:
+                raise fail(label, f"expected one of {', '.join(CHOICE_HYPER[key])}, got {v!r}")
+        elif not _is_number(v):
+            raise fail(label, f"expected a number or a list of numbers, got {v!r}")
+        elif v < 0:
+            raise fail(label, f"must be >= 0, got {v!r}")
+        elif key == "momentum" and v >= 1:
+            raise fail(label, f"momentum must be < 1, got {v!r}")
+    return list(dict.fromkeys(values))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _parse_seeds(seeds: Any, fail) -> tuple[int, ...]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, list) or not seeds:
+        raise fail("grid.seeds", f"expected a non-empty list of whole numbers, got {seeds!r}")
+    for s in seeds:
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+            raise fail("grid.seeds", f"seeds are whole numbers >= 0, got {s!r}")
+    return tuple(dict.fromkeys(seeds))
+
+
+def load_spec(source: str | Path | Mapping[str, Any]) -> StudySpec:
+    """Parse a spec from a file path or a dict."""
+    if isinstance(source, Mapping):
+        return parse_spec(source, origin="spec")
+    return parse_spec(read_spec_file(source), origin=str(source))

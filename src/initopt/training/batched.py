@@ -1,0 +1,86 @@
+"""Losses and metrics for K configurations at once: ``(K, B, ...)`` outputs in, one value per config out.
+
+The built-in names are written out with ``reduction="none"``; any other callable is mapped over the
+configuration axis with ``torch.func.vmap``. Per configuration they equal ``initopt.training.losses``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from initopt.training.losses import KERAS_EPSILON, PROBABILITY_LOSSES, get_loss, loss_name
+from initopt.training.metrics import get_metric
+
+BatchedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _squeeze_binary(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if output.dim() == target.dim() + 1 and output.shape[-1] == 1:
+        return output.squeeze(-1)
+    return output
+
+
+def _mean_per_config(values: torch.Tensor) -> torch.Tensor:
+    return values.reshape(values.shape[0], -1).mean(dim=1)
+
+
+def _bce(output, target):
+    output = _squeeze_binary(output, target)
+    return _mean_per_config(F.binary_cross_entropy_with_logits(output, target.to(output.dtype), reduction="none"))
+
+
+def _binary_crossentropy(output, target):
+    output = _squeeze_binary(output, target).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
+    return _mean_per_config(F.binary_cross_entropy(output, target.to(output.dtype), reduction="none"))
+
+
+def _cross_entropy(output, target):
+    k, b = target.shape[:2]
+    losses = F.cross_entropy(output.reshape(k * b, *output.shape[2:]), target.reshape(k * b, *target.shape[2:]).long(), reduction="none")
+    return _mean_per_config(losses.reshape(k, b, *losses.shape[1:]))
+
+
+def _mse(output, target):
+    output = _squeeze_binary(output, target)
+    return _mean_per_config((output - target.to(output.dtype)) ** 2)
+
+
+_BATCHED_LOSSES: dict[str, BatchedFn] = {
+    "bce": _bce,
+    "binary_crossentropy": _binary_crossentropy,
+    "cross_entropy": _cross_entropy,
+    "mse": _mse,
+}
+
+
+def batched_loss(loss) -> BatchedFn:
+    """Per-configuration mean loss of ``(K, B, ...)`` outputs against ``(K, B, ...)`` targets."""
+    fn = get_loss(loss)
+    name = loss_name(loss)
+    if not callable(loss) and name in _BATCHED_LOSSES:
+        return _BATCHED_LOSSES[name]
+    return torch.func.vmap(fn)
+
+
+def batched_metric(metric, loss) -> tuple[str, BatchedFn]:
+    """``(name, fn)``: the metric of each configuration, ``fn(output, target) -> (K,)``."""
+    probabilities = not callable(loss) and loss_name(loss) in PROBABILITY_LOSSES
+    resolved = get_metric(metric, probabilities=probabilities)
+    if resolved.name == "accuracy":
+        threshold = 0.5 if probabilities else 0.0
+
+        def accuracy(output, target):
+            output = _squeeze_binary(output, target)
+            if output.dim() == target.dim() + 1:
+                correct = output.argmax(dim=-1) == target.long()
+            else:
+                correct = (output > threshold).to(target.dtype) == target
+            return _mean_per_config(correct.float())
+
+        return "accuracy", accuracy
+    if resolved.name == "mse" and not callable(metric):
+        return "mse", _mse
+    return resolved.name, torch.func.vmap(resolved.fn)

@@ -1,0 +1,128 @@
+import copy
+
+import pytest
+
+from initopt.study import SpecError, default_spec_path, load_spec, parse_spec
+
+BASE = {
+    "name": "t",
+    "workload": {"dataset": "seed-binary", "model": "mlp", "hidden": [8], "activation": "relu"},
+    "train": {"epochs": 2, "batch_size": 32},
+    "grid": {
+        "init": ["zeros", {"name": "gaussian", "std": 0.01}, "he_normal"],
+        "seeds": [0, 1],
+        "optimizer": [
+            {"name": "sgd", "lr": [0.01, 0.1], "momentum": [0.0, 0.9]},
+            {"name": "adamw", "lr": 1e-3},
+        ],
+    },
+}
+
+
+def spec_with(path, value):
+    raw = copy.deepcopy(BASE)
+    table = raw
+    *parents, last = path.split(".")
+    for key in parents:
+        table = table[key]
+    if value is DELETE:
+        del table[last]
+    else:
+        table[last] = value
+    return raw
+
+
+DELETE = object()
+
+
+def test_default_study_expands_to_240_configurations_with_unique_ids():
+    spec = load_spec(default_spec_path())
+    configs = spec.configs()
+    assert len(configs) == 5 * 4 * 4 * 3
+    assert len({c.id for c in configs}) == len(configs)
+    assert {c.optimizer for c in configs} == {"sgd", "adam", "adamw"}
+    assert {c.hyper["momentum"] for c in configs if c.optimizer == "sgd"} == {0.0, 0.9}
+    assert {c.hyper["weight_decay"] for c in configs if c.optimizer == "adamw"} == {0.01}
+
+
+def test_ids_are_stable_and_independent_of_grid_order():
+    ids = {c.id for c in parse_spec(BASE).configs()}
+    shuffled = copy.deepcopy(BASE)
+    shuffled["grid"]["init"].reverse()
+    shuffled["grid"]["seeds"].reverse()
+    shuffled["grid"]["optimizer"].reverse()
+    shuffled["grid"]["optimizer"][1]["lr"].reverse()
+    assert {c.id for c in parse_spec(shuffled).configs()} == ids
+    assert {c.id for c in parse_spec(copy.deepcopy(BASE)).configs()} == ids
+
+
+def test_ids_change_with_what_the_configuration_is():
+    ids = {c.id for c in parse_spec(BASE).configs()}
+    assert not ids & {c.id for c in parse_spec(spec_with("train.epochs", 3)).configs()}
+    assert not ids & {c.id for c in parse_spec(spec_with("workload.hidden", [9])).configs()}
+
+
+def test_defaults_and_aliases_name_the_same_configuration():
+    explicit = spec_with("grid.optimizer", [{"name": "adamw", "lr": [1e-3], "weight_decay": [0.01], "betas": [0.9, 0.999]}])
+    explicit["grid"]["init"] = [{"name": "normal", "std": 0.01}]
+    implicit = spec_with("grid.optimizer", [{"name": "AdamW", "lr": 0.001}])
+    implicit["grid"]["init"] = [{"name": "Gaussian", "std": 0.01}]
+    assert [c.id for c in parse_spec(explicit).configs()] == [c.id for c in parse_spec(implicit).configs()]
+
+
+def test_toml_and_yaml_files(tmp_path):
+    toml = tmp_path / "s.toml"
+    toml.write_text(default_spec_path().read_text())
+    yaml_file = tmp_path / "s.yaml"
+    yaml_file.write_text(
+        "name: y\nworkload: {dataset: digits}\ngrid:\n  init: [he_normal]\n  optimizer: [{name: adam, lr: [0.001, 0.01]}]\n"
+    )
+    assert len(load_spec(toml).configs()) == 240
+    spec = load_spec(yaml_file)
+    assert spec.train.epochs == 10 and spec.seeds == (0,) and len(spec.configs()) == 2
+
+
+@pytest.mark.parametrize(
+    "path, value, field",
+    [
+        ("name", DELETE, "name"),
+        ("grid.init", [], "grid.init"),
+        ("grid.init", ["he_norml"], "grid.init[0]"),
+        ("grid.init", [{"name": "gaussian", "sd": 1}], "grid.init[0]"),
+        ("grid.optimizer", [], "grid.optimizer"),
+        ("grid.optimizer", [{"name": "adamm", "lr": 0.1}], "grid.optimizer[0].name"),
+        ("grid.optimizer", [{"name": "sgd", "lrr": 0.1}], "grid.optimizer[0].lrr"),
+        ("grid.optimizer", [{"name": "sgd", "lr": "fast"}], "grid.optimizer[0].lr"),
+        ("grid.optimizer", [{"name": "sgd", "lr": -1.0}], "grid.optimizer[0].lr"),
+        ("grid.optimizer", [{"name": "adam", "betas": [0.9, 1.5]}], "grid.optimizer[0].betas"),
+        ("grid.seeds", [], "grid.seeds"),
+        ("grid.seeds", ["a"], "grid.seeds"),
+        ("train.epochs", -1, "train.epochs"),
+        ("train.epochs", "ten", "train.epochs"),
+        ("train.batch_size", 0, "train.batch_size"),
+        ("train.epoch", 3, "train.epoch"),
+        ("workload", DELETE, "workload"),
+        ("workload.hidden", [64, "x"], "workload.hidden"),
+        ("grid", DELETE, "grid"),
+    ],
+)
+def test_bad_specs_name_the_field(path, value, field):
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec_with(path, value))
+    assert f"{field}:" in str(info.value)
+
+
+def test_unknown_names_list_valid_ones():
+    with pytest.raises(SpecError, match="did you mean 'adam'"):
+        parse_spec(spec_with("grid.optimizer", [{"name": "adamm"}]))
+    with pytest.raises(SpecError, match="he_normal"):
+        parse_spec(spec_with("grid.init", ["he_norml"]))
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(SpecError, match="not found"):
+        load_spec(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [")
+    with pytest.raises(SpecError, match="bad.toml: not valid TOML"):
+        load_spec(bad)
