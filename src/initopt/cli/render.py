@@ -25,6 +25,10 @@ def summary_table(db: Path, name: str) -> Table:
     table = Table(title=f"Study {study.name!r}: final validation {metric}, mean ± std over seeds at the best lr")
     for column in ("rank", "init", "optimizer", "best lr", f"val {metric}", "val loss", "seeds", "diverged"):
         table.add_column(column, justify="left" if column in ("init", "optimizer") else "right")
+    if summary and not math.isnan(summary[0].metric_mean):
+        best = summary[0]
+        table.caption = (f"Best: {best.init} + {best.optimizer} at lr {best.best_lr:g}: val {metric} "
+                         f"{best.metric_mean:.4f} ± {best.metric_std:.4f} over {best.seeds} seeds")
     for rank, row in enumerate(summary, start=1):
         diverged = f"{row.diverged}/{row.runs}" + (f" ({row.failed} failed)" if row.failed else "")
         table.add_row(str(rank), row.init, row.optimizer, f"{row.best_lr:g}", _fmt(row.metric_mean, row.metric_std),

@@ -12,6 +12,7 @@ app = typer.Typer(help="Run a grid of init x optimizer x hyperparameters x seeds
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite file holding the studies.")]
 DEFAULT_DB = Path("initopt.db")
+TABLE_WIDTH = 120  # when stdout is not a terminal (a pipe, a log file), rich would otherwise wrap at 80
 
 
 @app.command("run")
@@ -67,7 +68,7 @@ def run(
     events = ProgressEvents(start=start, steps=steps, configs_done=configs_done, notice=lambda text: console.print(f"[yellow]notice:[/] {text}"))
     with progress:
         report = run_study(path, db=db, engine=engine, max_bundle=max_bundle, device=device, events=events)
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else TABLE_WIDTH)
     if report.skipped:
         out.print(f"{report.skipped} of {report.n_configs} configurations were already finished in {db}; trained {report.trained}.")
     out.print(summary_table(db, report.study))
@@ -104,7 +105,7 @@ def show(name: Annotated[str, typer.Argument(help="Study name.")], db: DbOption 
     from initopt.cli.render import summary_table
 
     _require_db(db)
-    Console().print(summary_table(db, name))
+    Console(width=None if sys.stdout.isatty() else TABLE_WIDTH).print(summary_table(db, name))
 
 
 @app.command("export")

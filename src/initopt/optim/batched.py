@@ -54,50 +54,86 @@ class BatchedOptimizer:
     """Steps stacked parameters ``(K, ...)``; ``hypers[k]`` holds configuration k's ``name`` and values.
 
     ``hypers[k]`` keys: ``name`` (sgd / adam / adamw), ``lr``, ``weight_decay``, and per family
-    ``momentum``, ``dampening``, ``nesterov`` or ``betas``, ``eps``, ``amsgrad``, ``decay``. ``nesterov``,
-    ``amsgrad`` must be equal across the bundle. Gradients are read from ``param.grad``.
+    ``momentum``, ``dampening``, ``nesterov`` or ``betas``, ``eps``, ``amsgrad``, ``decay``. Configurations
+    of one family (sgd, or adam/adamw) must be contiguous; a bundle may hold both families, each run of
+    them is a *segment* with its own state. Gradients are read from ``param.grad``.
     """
 
     def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast"):
         if path not in PATHS:
             raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
         self.params = list(params)
-        self.hypers = [dict(h) for h in hypers]
-        self.k = len(self.hypers)
+        self.k = len(hypers)
         if any(p.shape[0] != self.k for p in self.params):
             raise ValueError(f"every parameter needs a leading axis of {self.k} configurations")
-        self.family = _family({h["name"] for h in self.hypers})
-        self.path = path
+        self.segments: list[_Segment] = []
+        start = 0
+        for k in range(1, self.k + 1):
+            if k == self.k or _family({hypers[k]["name"]}) != _family({hypers[start]["name"]}):
+                self.segments.append(_Segment(start, k, [dict(h) for h in hypers[start:k]], self.params, path))
+                start = k
+        self._param_views: list[list[Tensor]] | None = None
+        families = [s.family for s in self.segments]
+        if len(families) != len(set(families)):
+            raise ValueError("configurations of one optimizer family must be contiguous in the bundle")
+
+    def freeze(self, mask: Tensor) -> None:
+        """Leave the configurations where ``mask`` is True out of every later step."""
+        for segment in self.segments:
+            segment.freeze(mask[segment.start : segment.end])
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[Tensor] | None = None) -> None:
+        """One update from ``grads`` (one per parameter, ``(K, ...)``), or from each ``param.grad``."""
+        grads = [p.grad for p in self.params] if grads is None else list(grads)
+        # autograd may hand back a transposed gradient (vmap over F.linear does); the fused kernels
+        # walk memory in the parameter's order, so give them the same layout
+        grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
+        if self._param_views is None:
+            self._param_views = [[p[s.start : s.end] for p in self.params] for s in self.segments]
+        for segment, params in zip(self.segments, self._param_views):
+            segment.step(params, [g[segment.start : segment.end] for g in grads])
+
+
+class _Segment:
+    """One optimizer family over configurations ``start:end`` of the bundle, with its own state."""
+
+    def __init__(self, start: int, end: int, hypers: list[dict[str, Any]], params: Sequence[Tensor], path: str):
+        self.start, self.end, self.hypers, self.path = start, end, hypers, path
+        self.k = end - start
+        self.family = _family({h["name"] for h in hypers})
         self.step_count = 0
         self.active = torch.ones(self.k, dtype=torch.bool)
         for flag in ("nesterov", "amsgrad"):
-            if len({bool(h.get(flag, False)) for h in self.hypers}) > 1:
+            if len({bool(h.get(flag, False)) for h in hypers}) > 1:
                 raise ValueError(f"{flag} must be the same for every configuration of a bundle")
-        self.nesterov = bool(self.hypers[0].get("nesterov", False))
-        self.amsgrad = bool(self.hypers[0].get("amsgrad", False))
-        zeros = [torch.zeros_like(p) for p in self.params]
+        self.nesterov = bool(hypers[0].get("nesterov", False))
+        self.amsgrad = bool(hypers[0].get("amsgrad", False))
+        shapes = [(p[start:end].shape, p) for p in params]
+        zeros = lambda: [torch.zeros(shape, dtype=p.dtype, device=p.device) for shape, p in shapes]  # noqa: E731
         if self.family == "adam":
-            self.exp_avg = zeros
-            self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-            self.max_exp_avg_sq = [torch.zeros_like(p) for p in self.params] if self.amsgrad else None
+            self.exp_avg, self.exp_avg_sq = zeros(), zeros()
+            self.max_exp_avg_sq = zeros() if self.amsgrad else None
         else:
-            self.momentum_buffer = zeros
+            self.momentum_buffer = zeros()
+        self.device = params[0].device
         self._tensors = self._hyper_tensors()
-        self._slabs: list[tuple[int, int, dict[str, Any], list[Tensor]]] | None = None
+        self._slabs: list | None = None
 
-    # ------------------------------------------------------------------------------ bookkeeping
     def freeze(self, mask: Tensor) -> None:
-        """Leave the configurations where ``mask`` is True out of every later step."""
-        self.active &= ~mask.to(self.active.device, torch.bool)
-        self._slabs = None
-        self._tensors = self._hyper_tensors()
+        mask = mask.to(self.active.device, torch.bool)
+        if bool(mask.any()):
+            self.active &= ~mask
+            self._slabs = None
+            self._tensors = self._hyper_tensors()
 
-    def _column(self, values: list[float], dtype=torch.float32) -> Tensor:
-        device = self.params[0].device
-        return torch.tensor(values, dtype=dtype, device=device)
+    def _column(self, values: list[float]) -> Tensor:
+        # float64 columns: the pure functions round derived values (1 - beta2, lr / (1 - beta1^t)) to the
+        # parameter's dtype as torch.optim's Python-float arithmetic does
+        return torch.tensor(values, dtype=torch.float64, device=self.device)
 
     def _hyper_tensors(self) -> dict[str, Tensor]:
-        """Per-configuration hyperparameters as (K,) tensors; frozen configurations get lr 0."""
+        """Per-configuration hyperparameters as (k,) columns; frozen configurations get lr 0."""
         h = self.hypers
         active = self.active.tolist()
         out = {"lr": self._column([x["lr"] * a for x, a in zip(h, active)])}
@@ -107,82 +143,82 @@ class BatchedOptimizer:
             out["dampening"] = self._column([x.get("dampening", 0.0) for x in h])
         else:
             out["l2"] = self._column([x.get("weight_decay", 0.0) if x["name"] == "adam" else 0.0 for x in h])
-            out["decoupled"] = self._column([_decoupled(x) if x["name"] == "adamw" else 0.0 for x in h])
+            out["decoupled"] = self._column([_decoupled(x) * a if x["name"] == "adamw" else 0.0 for x, a in zip(h, active)])
             out["beta1"] = self._column([x.get("betas", (0.9, 0.999))[0] for x in h])
             out["beta2"] = self._column([x.get("betas", (0.9, 0.999))[1] for x in h])
             out["eps"] = self._column([x.get("eps", 1e-8) for x in h])
-        out["active"] = self.active.to(self.params[0].device)
+        out["active"] = self.active.to(self.device)
         return out
 
     @staticmethod
     def _view(t: Tensor, like: Tensor) -> Tensor:
         return t.view(-1, *([1] * (like.dim() - 1)))
 
-    # ------------------------------------------------------------------------------ stepping
-    @torch.no_grad()
-    def step(self) -> None:
+    def step(self, params: list[Tensor], grads: list[Tensor]) -> None:
+        """``params``, ``grads``: this segment's rows of the bundle's parameters and gradients."""
         self.step_count += 1
         if self.path == "reference":
-            self._step_reference()
+            self._step_reference(params, grads)
         else:
-            self._step_fast()
+            self._step_fast(params, grads)
 
-    def _step_reference(self) -> None:
+    def _step_reference(self, params: list[Tensor], grads: list[Tensor]) -> None:
         t, step = self._tensors, self.step_count
-        for i, p in enumerate(self.params):
-            grad = torch.where(self._view(t["active"], p), p.grad, torch.zeros_like(p.grad))
-            lr = self._view(t["lr"], p)
-            grad = l2_grad(grad, p, self._view(t["l2"], p))
+        for i, (p, g) in enumerate(zip(params, grads)):
+            view = lambda name: self._view(t[name], p)  # noqa: E731
+            grad = l2_grad(torch.where(view("active"), g, torch.zeros_like(g)), p, view("l2"))
             if self.family == "sgd":
-                # every configuration keeps a buffer; with momentum 0 it is the gradient, as no buffer
-                first = step == 1
-                buf = sgd_momentum(None if first else self.momentum_buffer[i], grad, self._view(t["momentum"], p), self._view(t["dampening"], p))
-                if first:
-                    self.momentum_buffer[i].copy_(buf)
-                    buf = self.momentum_buffer[i]
-                direction = nesterov_direction(grad, buf, self._view(t["momentum"], p)) if self.nesterov else buf
-                sgd_update_(p, direction, lr)
+                # every configuration keeps a buffer; with momentum 0 it is the gradient, as no buffer is
+                if step == 1:
+                    self.momentum_buffer[i].copy_(sgd_momentum(None, grad, view("momentum"), view("dampening")))
+                else:
+                    sgd_momentum(self.momentum_buffer[i], grad, view("momentum"), view("dampening"))
+                buf = self.momentum_buffer[i]
+                direction = nesterov_direction(grad, buf, view("momentum")) if self.nesterov else buf
+                sgd_update_(p, direction, view("lr"))
             else:
-                decoupled_decay_(p, 1.0, self._view(t["decoupled"], p))  # the column already holds lr * wd
-                b1, b2 = self._view(t["beta1"], p), self._view(t["beta2"], p)
-                adam_moments_(self.exp_avg[i], self.exp_avg_sq[i], grad, b1, b2)
-                adam_update_(p, self.exp_avg[i], self.exp_avg_sq[i], lr=lr, beta1=b1, beta2=b2, eps=self._view(t["eps"], p),
-                             step=step, max_exp_avg_sq=None if self.max_exp_avg_sq is None else self.max_exp_avg_sq[i])
+                decoupled_decay_(p, 1.0, view("decoupled"))  # the column already holds lr * wd
+                adam_moments_(self.exp_avg[i], self.exp_avg_sq[i], grad, view("beta1"), view("beta2"))
+                adam_update_(p, self.exp_avg[i], self.exp_avg_sq[i], lr=view("lr"), beta1=view("beta1"),
+                             beta2=view("beta2"), eps=view("eps"), step=step,
+                             max_exp_avg_sq=None if self.max_exp_avg_sq is None else self.max_exp_avg_sq[i])
 
-    def _slab_list(self) -> list[tuple[int, int, dict[str, Any], list[Tensor]]]:
-        """Runs of active configurations with equal hyperparameters: ``(start, end, hyper, step tensors)``."""
+    def _slab_list(self, params: list[Tensor]) -> list[tuple[slice, dict[str, Any], list[Tensor], list[list[Tensor]]]]:
+        """Runs of active configurations with equal hyperparameters, with the views of the parameters
+        and the state made once (again after ``freeze``): ``(rows, hyper, parameter rows, state rows)``."""
         if self._slabs is None:
-            slabs: list[tuple[int, int, dict[str, Any], list[Tensor]]] = []
+            runs: list[tuple[int, int]] = []
             active = self.active.tolist()
             start = None
             for k in range(self.k + 1):
                 boundary = k == self.k or not active[k] or (start is not None and _slab_key(self.hypers[k]) != _slab_key(self.hypers[start]))
                 if start is not None and boundary:
-                    steps = [torch.tensor(float(self.step_count - 1), device=p.device) for p in self.params]
-                    slabs.append((start, k, self.hypers[start], steps))
+                    runs.append((start, k))
                     start = None
                 if k < self.k and active[k] and start is None:
                     start = k
-            self._slabs = slabs
+            states = [self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq or []] if self.family == "adam" else [self.momentum_buffer]
+            self._slabs = [(slice(a, b), self.hypers[a], [p[a:b] for p in params], [[t[a:b] for t in state] for state in states])
+                           for a, b in runs]
+            # the fused Adam kernels read the step count (all active configurations are at the same step)
+            self._step_tensor = torch.tensor(float(self.step_count - 1), device=self.device)
         return self._slabs
 
-    def _step_fast(self) -> None:
-        for start, end, h, steps in self._slab_list():
-            params = [p[start:end] for p in self.params]
-            grads = [p.grad[start:end] for p in self.params]
+    def _step_fast(self, params: list[Tensor], grads: list[Tensor]) -> None:
+        slabs = self._slab_list(params)
+        self._step_tensor.add_(1.0)  # torch.optim increments the step before calling the kernel
+        for rows, h, ps, states in slabs:
+            gs = [g[rows] for g in grads]
             if self.family == "sgd":
                 momentum = h.get("momentum", 0.0)
-                buffers = [] if momentum == 0 else [b[start:end] for b in self.momentum_buffer]
-                torch._fused_sgd_(params, grads, buffers, weight_decay=h.get("weight_decay", 0.0), momentum=momentum,
-                                  lr=h["lr"], dampening=h.get("dampening", 0.0), nesterov=self.nesterov, maximize=False,
-                                  is_first_step=self.step_count == 1)
+                torch._fused_sgd_(ps, gs, [] if momentum == 0 else states[0], weight_decay=h.get("weight_decay", 0.0),
+                                  momentum=momentum, lr=h["lr"], dampening=h.get("dampening", 0.0), nesterov=self.nesterov,
+                                  maximize=False, is_first_step=self.step_count == 1)
                 continue
-            torch._foreach_add_(steps, 1)  # the fused kernels read the step count; torch.optim increments it first
             beta1, beta2 = h.get("betas", (0.9, 0.999))
             kernel = torch._fused_adamw_ if h["name"] == "adamw" else torch._fused_adam_
             weight_decay = _decoupled(h) / h["lr"] if h["name"] == "adamw" else h.get("weight_decay", 0.0)
-            max_sq = [m[start:end] for m in self.max_exp_avg_sq] if self.amsgrad else []
-            kernel(params, grads, [m[start:end] for m in self.exp_avg], [v[start:end] for v in self.exp_avg_sq], max_sq, steps,
+            kernel(ps, gs, states[0], states[1], states[2], [self._step_tensor] * len(ps),
                    lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=h.get("eps", 1e-8),
                    amsgrad=self.amsgrad, maximize=False)
 

@@ -40,11 +40,23 @@ class HandBatchedMLP:
     """``Linear -> act -> ... -> Linear`` for K configurations: ``h = b + h @ W^T`` with one bmm per layer."""
 
     def __init__(self, template: nn.Sequential, params: dict[str, torch.Tensor]):
-        self.params = params
+        # All parameters of a configuration live in one row of ``flat`` (K, P); the layers' tensors are
+        # views of it, so the optimizer updates one tensor per run of configurations instead of one per
+        # layer. Weights are kept as (K, in, out), the transpose of nn.Linear's (out, in), so that
+        # neither the forward nor the backward bmm needs a transposed copy.
+        tensors = {n: (t.detach().transpose(1, 2) if n.endswith("weight") else t.detach()) for n, t in params.items()}
+        k = next(iter(tensors.values())).shape[0]
+        self.flat = torch.cat([t.reshape(k, -1) for t in tensors.values()], dim=1)
+        self.params = {}
+        offset = 0
+        for name, tensor in tensors.items():
+            size = tensor[0].numel()
+            self.params[name] = self.flat[:, offset : offset + size].view(tensor.shape).requires_grad_(True)
+            offset += size
         self.layers: list[tuple[torch.Tensor, torch.Tensor | None] | nn.Module] = []
         for name, child in template.named_children():
             if isinstance(child, nn.Linear):
-                self.layers.append((params[f"{name}.weight"], params.get(f"{name}.bias")))
+                self.layers.append((self.params[f"{name}.weight"], self.params.get(f"{name}.bias")))
             else:
                 self.layers.append(child)
 
@@ -59,13 +71,18 @@ class HandBatchedMLP:
         for layer in self.layers:
             if isinstance(layer, tuple):
                 weight, bias = layer
-                if h.dim() == 2:  # the same input for every configuration
-                    h = torch.matmul(h, weight.transpose(1, 2))
+                if weight.shape[-1] == 1 and h.dim() == 3:
+                    # a one-unit head (binary tasks): multiply-and-sum is ~3x cheaper than a bmm with N=1,
+                    # in the forward and in both products of the backward (measured on a 2-core CPU)
+                    h = (h * weight.transpose(1, 2)).sum(-1, keepdim=True)
+                    h = h + bias.unsqueeze(1) if bias is not None else h
+                elif h.dim() == 2:  # the same input for every configuration
+                    h = torch.matmul(h, weight)
                     h = h + bias.unsqueeze(1) if bias is not None else h
                 elif bias is not None:
-                    h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+                    h = torch.baddbmm(bias.unsqueeze(1), h, weight)
                 else:
-                    h = torch.bmm(h, weight.transpose(1, 2))
+                    h = torch.bmm(h, weight)
             else:
                 h = layer(h)
         return h

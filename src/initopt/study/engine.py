@@ -47,12 +47,15 @@ def train_bundle(
     model = bundle_model(models, x[:2], device)
     del models
     params = list(model.params.values())
-    optimizer = BatchedOptimizer(params, [dict(c.hyper, name=c.optimizer) for c in configs], path=optimizer_path)
+    flat_params = getattr(model, "flat", None)  # one (K, P) tensor holding every parameter, when the model has one
+    optimizer = BatchedOptimizer([flat_params] if flat_params is not None else params, [dict(c.hyper, name=c.optimizer) for c in configs],
+                                 path=optimizer_path)
     loss_fn = batched_loss(workload.loss)
     _, metric_fn = batched_metric(workload.metric, workload.loss)
     epochs, batch_size, n = workload.spec.train.epochs, workload.spec.train.batch_size, len(x)
     order_rngs = {seed: torch.Generator().manual_seed(seed) for seed in sorted({c.seed for c in configs})}
     active = torch.ones(k, dtype=torch.bool, device=device)
+    all_active = True
     diverged_epoch: list[int | None] = [None] * k
     history: list[list[EpochRecord]] = [[] for _ in range(k)]
 
@@ -64,7 +67,10 @@ def train_bundle(
         metric_sum = torch.zeros(k, dtype=torch.float64, device=device)
         for start in range(0, n, batch_size):
             batch = index[:, start : start + batch_size]
-            xb, yb = x[batch], y[batch]
+            m = batch.shape[1]
+            rows = batch.reshape(-1)
+            xb = x.index_select(0, rows).view(k, m, *x.shape[1:])
+            yb = y.index_select(0, rows).view(k, m, *y.shape[1:])
             output = model.forward(xb)
             losses = loss_fn(output, yb)
             newly = active & ~torch.isfinite(losses)
@@ -72,16 +78,17 @@ def train_bundle(
                 for i in newly.nonzero().flatten().tolist():
                     diverged_epoch[i] = epoch
                 active &= ~newly
+                all_active = False
                 optimizer.freeze(newly)
                 if not bool(active.any()):
                     break
-            for p in params:
-                p.grad = None
-            torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
-            optimizer.step()
+            # the sum over configurations leaves each configuration its own gradient
+            total = (losses if all_active else torch.where(active, losses, torch.zeros_like(losses))).sum()
+            grads = torch.autograd.grad(total, params)
+            optimizer.step([torch.cat([g.reshape(k, -1) for g in grads], dim=1)] if flat_params is not None else grads)
             with torch.no_grad():
-                loss_sum += losses.detach().double() * len(batch[0])
-                metric_sum += metric_fn(output.detach(), yb).double() * len(batch[0])
+                loss_sum.add_(losses.detach(), alpha=m)
+                metric_sum.add_(metric_fn(output.detach(), yb), alpha=m)
         val_loss, val_metric = _evaluate(model, x_val, y_val, loss_fn, metric_fn)
         seconds = time.perf_counter() - epoch_started
         rows = []

@@ -1,10 +1,11 @@
 """Group a study's configurations into bundles that train together.
 
-A bundle shares the architecture (one per study) and the optimizer family: ``sgd`` (with the same
-``nesterov``), or ``adam`` (Adam's L2 decay and AdamW's decoupled decay are per-configuration
-coefficients of one update, with the same ``amsgrad`` and ``decay`` mode). Inside a bundle the
-configurations are sorted by hyperparameters, so that configurations sharing them are contiguous and
-the optimizer can update each run of them in one fused call. Bundles are capped by a memory budget.
+A bundle shares the architecture (one per study). Its optimizer update is done per family segment:
+``sgd`` configurations (one ``nesterov`` setting) then ``adam`` ones (Adam's L2 decay and AdamW's
+decoupled decay are per-configuration coefficients of one update; one ``amsgrad`` setting), so one
+bundle can hold a whole grid of SGD, Adam and AdamW runs. Inside a family the configurations are
+sorted by hyperparameters, so that configurations sharing them are contiguous and the optimizer
+updates each run of them in one fused call. Bundles are capped by a memory budget.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ class Bundle:
 
 
 def family_of(config: Config) -> tuple:
-    """Configurations with equal families can share one batched optimizer update."""
+    """Configurations of equal families share one optimizer segment of a bundle."""
     hyper = config.hyper
     if config.optimizer == "sgd":
         return ("sgd", hyper["nesterov"])
-    return ("adam", hyper["amsgrad"], hyper.get("decay", "coupled"))
+    return ("adam", hyper["amsgrad"])
 
 
 def _hyper_order(config: Config) -> tuple:
@@ -68,9 +69,12 @@ def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_byt
     families: dict[tuple, list[Config]] = {}
     for config in configs:
         families.setdefault(family_of(config), []).append(config)
+    sgd = [sorted(m, key=_hyper_order) for key, m in families.items() if key[0] == "sgd"]
+    adam = [sorted(m, key=_hyper_order) for key, m in families.items() if key[0] == "adam"]
     bundles = []
-    for key, members in families.items():
-        members = sorted(members, key=_hyper_order)
+    for i in range(max(len(sgd), len(adam))):
+        members = (sgd[i] if i < len(sgd) else []) + (adam[i] if i < len(adam) else [])
         for start in range(0, len(members), cap):
-            bundles.append(Bundle(key[0], tuple(members[start : start + cap])))
+            chunk = tuple(members[start : start + cap])
+            bundles.append(Bundle("+".join(sorted({family_of(c)[0] for c in chunk})), chunk))
     return bundles

@@ -68,8 +68,8 @@ class Config:
 
     @property
     def init_label(self) -> str:
-        params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.init.items() if k != "name")
-        return f"{self.init['name']}({params})" if params else self.init["name"]
+        """``he_normal``, ``normal(std=0.01)``: the scheme with the parameters that differ from its defaults."""
+        return init_label(self.init)
 
     @property
     def lr(self) -> float:
@@ -119,6 +119,18 @@ class StudySpec:
             "train": self.train.to_dict(),
             "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds)},
         }
+
+
+def init_label(spec: Mapping[str, Any]) -> str:
+    """A short readable name for a canonical scheme spec (parameters at their defaults left out)."""
+    from initopt import init
+
+    defaults = init.get(spec["name"]).spec()
+    shown = {k: v for k, v in spec.items() if k != "name" and defaults.get(k) != v}
+    if spec["name"] == "normal" and "std" not in shown:
+        shown["std"] = spec["std"]  # "normal(std=1)": the standard normal of the texts, said plainly
+    params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
+    return f"{spec['name']}({params})" if params else spec["name"]
 
 
 def _canonical_value(value: Any) -> Any:

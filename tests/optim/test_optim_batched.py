@@ -1,0 +1,77 @@
+"""The batched optimizer of study bundles against torch.optim run configuration by configuration."""
+
+import pytest
+import torch
+
+from initopt.optim.batched import BatchedOptimizer
+
+SHAPES = [(6, 5), (6,), (1, 6), (1,)]
+
+HYPERS = [  # sgd segment first, then adam/adamw; equal hyperparameters adjacent, as the planner sorts them
+    {"name": "sgd", "lr": 0.05, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    {"name": "sgd", "lr": 0.05, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    {"name": "sgd", "lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 1e-3, "nesterov": False},
+    {"name": "sgd", "lr": 0.1, "momentum": 0.5, "dampening": 0.1, "weight_decay": 0.0, "nesterov": False},
+    {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
+    {"name": "adam", "lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 1e-2, "amsgrad": False},
+    {"name": "adamw", "lr": 3e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.1, "amsgrad": False},
+    {"name": "adamw", "lr": 3e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.1, "amsgrad": False, "decay": "independent"},
+]
+
+
+def torch_optimizer(h, params):
+    if h["name"] == "sgd":
+        return torch.optim.SGD(params, lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"], weight_decay=h["weight_decay"])
+    if h["name"] == "adam":
+        return torch.optim.Adam(params, lr=h["lr"], betas=h["betas"], eps=h["eps"], weight_decay=h["weight_decay"])
+    wd = h["weight_decay"] / h["lr"] if h.get("decay") == "independent" else h["weight_decay"]  # constant lr
+    return torch.optim.AdamW(params, lr=h["lr"], betas=h["betas"], eps=h["eps"], weight_decay=wd)
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+@pytest.mark.parametrize("transposed_grads", [False, True])
+def test_each_configuration_steps_as_torch_optim_would(path, transposed_grads):
+    k = len(HYPERS)
+    g = torch.Generator().manual_seed(0)
+    stacked = [torch.randn(k, *s, generator=g) for s in SHAPES]
+    singles = [[p[i].clone().requires_grad_() for p in stacked] for i in range(k)]
+    references = [torch_optimizer(h, ps) for h, ps in zip(HYPERS, singles)]
+    optimizer = BatchedOptimizer(stacked, HYPERS, path=path)
+    for _ in range(30):
+        grads = [torch.randn(k, *s, generator=g) for s in SHAPES]
+        if transposed_grads:  # same values, other memory layout (as vmap's gradients can be)
+            grads = [gr.transpose(1, 2).contiguous().transpose(1, 2) if gr.dim() == 3 else gr for gr in grads]
+            grads[0] = grads[0].transpose(1, 2).contiguous().transpose(1, 2)
+        optimizer.step(grads)
+        for i, (ps, opt) in enumerate(zip(singles, references)):
+            for p, gr in zip(ps, grads):
+                p.grad = gr[i].clone()
+            opt.step()
+    for i, ps in enumerate(singles):
+        for p, s in zip(ps, stacked):
+            torch.testing.assert_close(s[i], p.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_frozen_configurations_keep_their_parameters():
+    k = len(HYPERS)
+    params = [torch.randn(k, *s) for s in SHAPES]
+    optimizer = BatchedOptimizer(params, HYPERS)
+    optimizer.step([torch.randn_like(p) for p in params])
+    frozen = torch.zeros(k, dtype=torch.bool)
+    frozen[[2, 5]] = True
+    optimizer.freeze(frozen)
+    before = [p.clone() for p in params]
+    for _ in range(3):
+        optimizer.step([torch.where(frozen.view(-1, *[1] * (p.dim() - 1)), float("nan"), torch.randn_like(p)) for p in params])
+    for p, b in zip(params, before):
+        assert torch.equal(p[frozen], b[frozen])
+        assert not torch.equal(p[~frozen], b[~frozen]) and torch.isfinite(p[~frozen]).all()
+
+
+def test_families_must_be_contiguous_and_flags_equal():
+    params = [torch.zeros(3, 2)]
+    sgd, adam = HYPERS[0], HYPERS[4]
+    with pytest.raises(ValueError, match="contiguous"):
+        BatchedOptimizer(params, [sgd, adam, sgd])
+    with pytest.raises(ValueError, match="nesterov"):
+        BatchedOptimizer(params, [sgd, dict(HYPERS[2], nesterov=True), sgd])

@@ -1,0 +1,120 @@
+"""The bundled engine against the sequential one (each configuration through initopt.fit)."""
+
+import math
+
+import pytest
+import torch
+
+from initopt.study import parse_spec
+from initopt.study.bundle_model import NotBatchable, bundle_model
+from initopt.study.engine import train_bundle
+from initopt.study.plan import plan_bundles
+from initopt.study.sequential import train_sequential
+from initopt.study.store import Status
+from initopt.study.workload import prepare
+
+REL = 1e-4  # per-epoch losses, relative, on the CPU
+
+
+def collect(run, workload, configs, **kwargs):
+    rows = {}
+    results = run(workload, configs, on_epoch=lambda rs: rows.update({(r.config_id, r.epoch): r for r in rs}), **kwargs)
+    return rows, {r.config_id: r for r in results}
+
+
+def run_bundled(workload, configs, path="fast"):
+    rows, results = {}, {}
+    for bundle in plan_bundles(configs, per_config_bytes=1, budget_bytes=1 << 40):
+        r, res = collect(train_bundle, workload, list(bundle.configs), optimizer_path=path)
+        rows.update(r)
+        results.update(res)
+    return rows, results
+
+
+def assert_same_runs(expected, got, rel=REL):
+    (rows_a, results_a), (rows_b, results_b) = expected, got
+    assert rows_a.keys() == rows_b.keys()
+    for key, a in rows_a.items():
+        b = rows_b[key]
+        for field in ("train_loss", "val_loss", "train_metric", "val_metric"):
+            x, y = getattr(a, field), getattr(b, field)
+            if math.isnan(x):
+                assert math.isnan(y), (key, field)
+            elif "loss" in field:
+                assert y == pytest.approx(x, rel=rel), (key, field)
+            else:  # accuracy: one example may flip on a round-off tie at most
+                assert abs(x - y) <= 2 / 455, (key, field)
+    for cid, a in results_a.items():
+        assert results_b[cid].status == a.status and results_b[cid].epochs_run == a.epochs_run
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
+def test_bundled_equals_sequential_for_every_optimizer_family(small_spec, path):
+    small_spec["grid"]["optimizer"].append({"name": "sgd", "lr": [0.01], "momentum": [0.9], "nesterov": [True]})
+    small_spec["grid"]["optimizer"].append({"name": "adamw", "lr": [2e-3], "decay": ["independent"], "weight_decay": [0.01]})
+    workload = prepare(parse_spec(small_spec))
+    configs = workload.spec.configs()
+    assert {c.optimizer for c in configs} == {"sgd", "adam", "adamw"}
+    assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs, path))
+
+
+def test_a_diverging_configuration_is_frozen_and_the_rest_train_on(small_spec):
+    small_spec["grid"] = {"init": [{"name": "gaussian", "std": 1.0}], "seeds": [0],
+                          "optimizer": [{"name": "sgd", "lr": [0.01, 1e4]}]}
+    workload = prepare(parse_spec(small_spec))
+    healthy, wild = sorted(workload.spec.configs(), key=lambda c: c.lr)
+    sequential = collect(train_sequential, workload, [healthy, wild])
+    bundled = collect(train_bundle, workload, [healthy, wild])
+    assert sequential[1][wild.id].status == Status.DIVERGED
+    assert_same_runs(sequential, bundled)
+    assert bundled[1][wild.id].diverged_epoch == sequential[1][wild.id].diverged_epoch
+    alone = collect(train_bundle, workload, [healthy])
+    for epoch in range(1, 4):
+        assert bundled[0][(healthy.id, epoch)].val_loss == pytest.approx(alone[0][(healthy.id, epoch)].val_loss, rel=1e-6)
+
+
+def test_vmap_path_for_a_module_that_is_not_a_plain_mlp(small_spec, factory_module):
+    factory_module("resmlp_factory", """
+        import torch
+        from torch import nn
+
+        class ResMLP(nn.Module):
+            def __init__(self, n, out):
+                super().__init__()
+                self.inp = nn.Linear(n, 16)
+                self.block = nn.Linear(16, 16)
+                self.norm = nn.LayerNorm(16)
+                self.head = nn.Linear(16, out)
+
+            def forward(self, x):
+                h = torch.tanh(self.inp(x))
+                h = self.norm(h + torch.relu(self.block(h)))
+                return self.head(h)
+
+        def build(n_features, out):
+            return ResMLP(n_features, out)
+    """)
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "resmlp_factory:build"}
+    small_spec["grid"]["optimizer"] = small_spec["grid"]["optimizer"][1:]
+    workload = prepare(parse_spec(small_spec))
+    configs = workload.spec.configs()
+    model = bundle_model([workload.initialized_model(c) for c in configs[:2]], workload.train.x[:2], torch.device("cpu"))
+    assert type(model).__name__ == "VmappedModule"
+    assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))
+
+
+def test_cnn1d_on_mnist1d_trains_bundled():
+    spec = {"name": "cnn", "workload": {"dataset": "mnist1d", "model": "cnn1d", "channels": [8, 8]},
+            "train": {"epochs": 1, "batch_size": 128},
+            "grid": {"init": ["he_normal"], "seeds": [0, 1], "optimizer": [{"name": "adamw", "lr": [3e-3]}]}}
+    workload = prepare(parse_spec(spec))
+    configs = workload.spec.configs()
+    assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))
+
+
+def test_a_model_with_buffers_is_not_batchable():
+    from torch import nn
+
+    models = [nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)) for _ in range(2)]
+    with pytest.raises(NotBatchable, match="buffers"):
+        bundle_model(models, torch.randn(2, 4), torch.device("cpu"))

@@ -1,0 +1,73 @@
+"""A study killed with SIGKILL mid-run and started again ends with every configuration exactly once."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SPEC = """
+name = "killme"
+[workload]
+dataset = "seed-binary"
+hidden = [16]
+[train]
+epochs = 4
+[grid]
+init = ["he_normal", "xavier_normal"]
+seeds = [0, 1]
+[[grid.optimizer]]
+name = "sgd"
+lr = [0.001, 0.01, 0.1]
+momentum = [0.0, 0.9]
+"""
+N_CONFIGS = 2 * 2 * 3 * 2
+
+
+def initopt(*args, **kwargs):
+    script = Path(sys.executable).parent / "initopt"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "initopt"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kwargs)
+
+
+def finished(db: Path) -> dict[str, str]:
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return dict(conn.execute("SELECT id, finished FROM configs WHERE status IN ('done', 'diverged', 'failed')"))
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return {}
+
+
+def test_sigkill_mid_study_then_resume(tmp_path):
+    spec, db = tmp_path / "kill.toml", tmp_path / "kill.db"
+    spec.write_text(SPEC)
+    process = initopt("study", "run", str(spec), "--db", str(db), "--max-bundle", "3", cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while len(finished(db)) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the study ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    before = finished(db)
+    assert 3 <= len(before) < N_CONFIGS
+
+    resumed = initopt("study", "run", str(spec), "--db", str(db), "--max-bundle", "3", cwd=tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()
+    assert f"{len(before)} of {N_CONFIGS} configurations were already finished" in out.decode()
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, status, epochs_run, finished FROM configs").fetchall()
+        assert len(rows) == N_CONFIGS and len({r[0] for r in rows}) == N_CONFIGS
+        assert {r[1] for r in rows} <= {"done", "diverged"}
+        for cid, _, epochs_run, _ in rows:
+            epochs = [e for (e,) in conn.execute("SELECT epoch FROM epochs WHERE config_id = ? ORDER BY epoch", (cid,))]
+            assert epochs == list(range(1, epochs_run + 1)), cid
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
+    after = {r[0]: r[3] for r in rows}
+    assert all(after[cid] == stamp for cid, stamp in before.items())  # nothing finished was lost or redone

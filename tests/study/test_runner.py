@@ -1,0 +1,147 @@
+"""run_study with a real SQLite file: storing, resuming, failures, export."""
+
+import json
+import math
+import sqlite3
+
+import pytest
+
+from initopt.study import load, run_study
+from initopt.study.export import to_csv, to_json
+from initopt.study.runner import ProgressEvents
+from initopt.study.store import SQLiteStore, Status
+
+EXPORT_COLUMNS = ["id", "init", "optimizer", "lr", "weight_decay", "seed", "status", "epochs_run", "train_loss", "val_loss", "val_metric"]
+
+
+def test_run_stores_every_configuration_and_epoch(small_spec, tmp_path):
+    db = tmp_path / "s.db"
+    seen = {"steps": 0, "done": 0}
+    events = ProgressEvents(steps=lambda n: seen.__setitem__("steps", seen["steps"] + n),
+                            configs_done=lambda n: seen.__setitem__("done", seen["done"] + n))
+    report = run_study(small_spec, db=db, events=events)
+    assert report.trained == report.n_configs == 20 and report.skipped == 0
+    assert seen["done"] == 20 and seen["steps"] == 20 * 3 * 15
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT COUNT(*) FROM epochs").fetchone()[0] == 20 * 3
+        assert conn.execute("SELECT COUNT(*) FROM configs WHERE status = 'done'").fetchone()[0] == 20
+    records = load(db, "small")
+    assert list(records[0])[: len(EXPORT_COLUMNS)] == EXPORT_COLUMNS
+    assert all(r["epochs_run"] == 3 and 0.5 < r["val_metric"] <= 1.0 for r in records)
+
+
+def test_same_spec_again_skips_finished_configurations(small_spec, tmp_path):
+    db = tmp_path / "s.db"
+    run_study(small_spec, db=db)
+    before = {r["id"]: r for r in load(db)}
+    again = run_study(small_spec, db=db)
+    assert again.trained == 0 and again.skipped == 20
+    small_spec["grid"]["seeds"] = [0, 1, 2]  # a grown grid trains only what is new
+    grown = run_study(small_spec, db=db)
+    assert grown.trained == 10 and grown.skipped == 20
+    after = {r["id"]: r for r in load(db)}
+    assert all(after[i]["finished"] == before[i]["finished"] for i in before)
+
+
+def test_a_different_workload_under_the_same_name_is_refused(small_spec, tmp_path):
+    db = tmp_path / "s.db"
+    run_study(small_spec, db=db)
+    small_spec["train"]["epochs"] = 4
+    with pytest.raises(ValueError, match="different workload"):
+        run_study(small_spec, db=db)
+    assert len(load(db)) == 20
+
+
+def test_an_exception_inside_one_bundle_fails_its_configs_and_the_study_goes_on(small_spec, tmp_path, factory_module):
+    factory_module("flaky_factory", """
+        import torch
+        from torch import nn
+
+        CALLS = {"n": 0}
+
+        class Flaky(nn.Module):
+            def __init__(self, n, out):
+                super().__init__()
+                self.a = nn.Linear(n, 8)
+                self.b = nn.Linear(8, out)
+
+            def forward(self, x):
+                CALLS["n"] += 1
+                if CALLS["n"] == 6:  # one forward pass, in whichever bundle runs it, fails
+                    raise RuntimeError("boom in forward")
+                return self.b(torch.relu(self.a(x)))
+
+        def build(n_features, out):
+            return Flaky(n_features, out)
+    """)
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "flaky_factory:build"}
+    small_spec["grid"]["optimizer"] = [{"name": "adam", "lr": [1e-3, 1e-2]}]
+    report = run_study(small_spec, db=tmp_path / "f.db", max_bundle=4)
+    assert report.trained == 8
+    rows = load(tmp_path / "f.db")
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 4 and all("boom in forward" in r["error"] for r in failed)
+    assert sum(r["status"] == "done" for r in rows) == 4
+
+
+def test_models_that_cannot_be_batched_fall_back_with_a_notice(small_spec, tmp_path, factory_module):
+    factory_module("bn_factory", """
+        from torch import nn
+
+        def build(n_features, out):
+            return nn.Sequential(nn.Linear(n_features, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, out))
+    """)
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "bn_factory:build"}
+    small_spec["grid"]["optimizer"] = [{"name": "sgd", "lr": [0.01]}]
+    notices = []
+    report = run_study(small_spec, db=tmp_path / "bn.db", events=ProgressEvents(notice=notices.append))
+    assert notices and "one at a time" in notices[0] and report.notices == notices
+    assert all(r["status"] == "done" for r in load(tmp_path / "bn.db"))
+
+
+def test_bundled_and_sequential_engines_store_the_same_results(small_spec, tmp_path):
+    run_study(small_spec, db=tmp_path / "b.db", engine="bundled")
+    run_study(small_spec, db=tmp_path / "s.db", engine="sequential")
+    bundled = {r["id"]: r for r in load(tmp_path / "b.db")}
+    sequential = {r["id"]: r for r in load(tmp_path / "s.db")}
+    assert bundled.keys() == sequential.keys()
+    for cid, row in sequential.items():
+        assert bundled[cid]["val_loss"] == pytest.approx(row["val_loss"], rel=1e-4)
+
+
+def test_export_formats(small_spec, tmp_path):
+    db = tmp_path / "s.db"
+    run_study(small_spec, db=db)
+    records = load(db, "small")
+    csv_text = to_csv(records)
+    assert csv_text.splitlines()[0].startswith(",".join(EXPORT_COLUMNS))
+    assert len(csv_text.splitlines()) == 21
+    parsed = json.loads(to_json(records))
+    assert len(parsed) == 20 and set(EXPORT_COLUMNS) <= set(parsed[0])
+    pd = pytest.importorskip("pandas")
+    frame = load(db, "small", as_frame=True)
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 20
+
+
+def test_load_names_the_problem(tmp_path, small_spec):
+    with pytest.raises(ValueError, match="no such database"):
+        load(tmp_path / "missing.db")
+    run_study(small_spec, db=tmp_path / "s.db")
+    with pytest.raises(ValueError, match="smal"):
+        load(tmp_path / "s.db", "smal")
+
+
+def test_bundle_epochs_are_written_in_one_transaction_each(small_spec, tmp_path, monkeypatch):
+    calls = []
+    original = SQLiteStore.record_epochs
+
+    def counting(self, study, rows):
+        rows = list(rows)
+        calls.append(len(rows))
+        return original(self, study, rows)
+
+    monkeypatch.setattr(SQLiteStore, "record_epochs", counting)
+    run_study(small_spec, db=tmp_path / "s.db")
+    assert len(calls) == 3  # 3 epochs x 1 bundle (its sgd and adam segments step together)
+    assert sum(calls) == 60
