@@ -69,3 +69,14 @@ def test_bad_input_is_one_line_exit_2_no_traceback(cli, args, needle):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert needle in lines[0] and "Traceback" not in result.stderr
+
+
+def test_train_on_a_user_npz_with_two_input_axes(cli, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4, 5)).astype("float32")
+    np.savez(tmp_path / "grid.npz", x=x, y=(x[:, 0, 0] > 0).astype("int64"))
+    result = cli("train", "--dataset", str(tmp_path / "grid.npz"), "--epochs", "2", "--verbose", "2")
+    assert result.returncode == 0, result.stderr
+    assert "MLP 20 -> 64 relu -> 1" in result.stdout and "Epoch 2/2" in result.stdout

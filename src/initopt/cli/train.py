@@ -42,13 +42,14 @@ def train(
     from initopt import data as datasets
     from initopt import init as inits
     from initopt import optim
-    from initopt.models import describe_mlp, mlp
+    from initopt.models import build_model, describe_mlp
     from initopt.training import fit
 
     scheme = inits.get(scheme_spec)
     splits = datasets.load(dataset)
     info = splits.info
-    model = mlp(info.n_features, sizes, info.output_dim, activation)
+    model = build_model("mlp", n_features=info.n_features, out=info.output_dim, input_shape=tuple(info.input_shape),
+                        hidden=sizes, activation=activation)
     inits.initialize(model, weights=scheme, bias="zeros", seed=seed)
     hyper = {"lr": lr, "weight_decay": weight_decay}
     if optimizer.strip().lower() == "sgd":

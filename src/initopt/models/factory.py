@@ -49,10 +49,13 @@ def build_model(name: str, *, n_features: int, out: int, input_shape: tuple[int,
         if not isinstance(model, nn.Module):
             raise ValueError(f"model factory {name!r} returned {type(model).__name__}, not an nn.Module")
         return model
-    if key == "mlp":
-        return mlp(n_features, options.pop("hidden", (64,)), out, **_only(options, "activation", model=key))
-    if key == "deep-mlp":
-        return deep_mlp(n_features, out=out, **_only(options, "depth", "width", "activation", model=key))
+    if key in ("mlp", "deep-mlp"):
+        if key == "mlp":
+            model = mlp(n_features, options.pop("hidden", (64,)), out, **_only(options, "activation", model=key))
+        else:
+            model = deep_mlp(n_features, out=out, **_only(options, "depth", "width", "activation", model=key))
+        # inputs with more than one axis (an .npz of images, say) are flattened first
+        return nn.Sequential(nn.Flatten(), *model) if len(input_shape) > 1 else model
     if key == "cnn1d":
         return CNN1d(n_features, out, **_only(options, "channels", "activation", model=key))
     close = difflib.get_close_matches(key, BUILTIN_MODELS, n=1)
