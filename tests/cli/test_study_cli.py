@@ -68,7 +68,7 @@ def test_default_study_runs_without_a_spec(cli):
     """The README's main job: 240 configurations, progress, a ranked table and the db path."""
     result = cli("study", "run", timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "240 configurations trained" in result.stdout and "initopt.db" in result.stdout
+    assert "240 configurations run" in result.stdout and "240 done" in result.stdout and "initopt.db" in result.stdout
     table = result.stdout
     for init in ("zeros", "he_normal", "xavier_normal"):
         assert init in table

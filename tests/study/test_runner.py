@@ -145,3 +145,116 @@ def test_bundle_epochs_are_written_in_one_transaction_each(small_spec, tmp_path,
     run_study(small_spec, db=tmp_path / "s.db")
     assert len(calls) == 3  # 3 epochs x 1 bundle (its sgd and adam segments step together)
     assert sum(calls) == 60
+
+
+def test_loss_and_metric_are_checked_against_the_task(small_spec, tmp_path):
+    small_spec["workload"]["dataset"] = "digits"
+    for train, field in (({"loss": "mse"}, "train.loss"), ({"loss": "bce"}, "train.loss"), ({"metric": "acuracy"}, "train.metric")):
+        small_spec["train"] = {"epochs": 1, **train}
+        with pytest.raises(ValueError, match=field):
+            run_study(small_spec, db=tmp_path / "x.db")
+    assert not (tmp_path / "x.db").exists()  # nothing is stored before the spec is sound
+
+
+def test_metric_and_loss_names_are_canonical(small_spec, tmp_path):
+    small_spec["train"].update(loss="BCE", metric="ACC")
+    run_study(small_spec, db=tmp_path / "a.db")
+    small_spec["train"].update(loss="bce", metric="accuracy")
+    again = run_study(small_spec, db=tmp_path / "a.db")
+    assert again.skipped == 20  # the same configurations
+    assert all(0.5 < r["val_metric"] <= 1 for r in load(tmp_path / "a.db"))
+
+
+def test_binary_crossentropy_gets_a_sigmoid_head_and_the_engines_agree(small_spec, tmp_path):
+    small_spec["train"]["loss"] = "binary_crossentropy"
+    small_spec["grid"]["optimizer"] = [{"name": "adam", "lr": [1e-3]}]
+    run_study(small_spec, db=tmp_path / "b.db")
+    run_study(small_spec, db=tmp_path / "s.db", engine="sequential")
+    bundled = {r["id"]: r for r in load(tmp_path / "b.db")}
+    for row in load(tmp_path / "s.db"):
+        assert row["val_metric"] > 0.7  # it learns (the majority class is 0.63): the sigmoid is there
+        assert bundled[row["id"]]["val_loss"] == pytest.approx(row["val_loss"], rel=1e-4)
+
+
+def test_adamw_at_lr_zero_leaves_its_weights_and_the_bundle_trains(small_spec, tmp_path):
+    small_spec["grid"]["optimizer"] = [{"name": "adamw", "lr": [0.0, 1e-3]}]
+    run_study(small_spec, db=tmp_path / "z.db")
+    rows = load(tmp_path / "z.db")
+    assert {r["status"] for r in rows} == {"done"}
+    with SQLiteStore(tmp_path / "z.db") as store:
+        losses = {r.config_id: r.train_loss for r in store.epochs("small") if r.epoch in (1, 3)}
+    assert len(losses) == len(rows)
+
+
+def test_bad_device_is_refused_before_anything_is_stored(small_spec, tmp_path):
+    for device in ("tpu", "cuda:7" if not __import__("torch").cuda.is_available() else "tpu"):
+        with pytest.raises(ValueError, match="--device"):
+            run_study(small_spec, db=tmp_path / "d.db", device=device)
+    assert not (tmp_path / "d.db").exists()
+
+
+def test_retry_failed_runs_failed_configurations_again(small_spec, tmp_path, factory_module):
+    factory_module("once_factory", """
+        import os
+        import torch
+        from torch import nn
+
+        class Breakable(nn.Module):
+            def __init__(self, n, out):
+                super().__init__()
+                self.lin = nn.Linear(n, out)
+
+            def forward(self, x):
+                if os.environ.get("INITOPT_TEST_BREAK") and torch.is_grad_enabled():  # training, not the spec check
+                    raise RuntimeError("broken on purpose")
+                return self.lin(x)
+
+        def build(n_features, out):
+            return Breakable(n_features, out)
+    """)
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "once_factory:build"}
+    small_spec["grid"]["optimizer"] = [{"name": "sgd", "lr": [0.01]}]
+    import os
+
+    os.environ["INITOPT_TEST_BREAK"] = "1"
+    try:
+        first = run_study(small_spec, db=tmp_path / "r.db")
+    finally:
+        del os.environ["INITOPT_TEST_BREAK"]
+    assert first.counts == {"failed": 4} and "broken on purpose" in first.first_error
+    assert run_study(small_spec, db=tmp_path / "r.db").trained == 0
+    retried = run_study(small_spec, db=tmp_path / "r.db", retry_failed=True)
+    assert retried.trained == 4 and retried.counts == {"done": 4}
+
+
+def test_user_factories_with_frozen_or_unused_parameters_match_fit(small_spec, tmp_path, factory_module):
+    factory_module("odd_factory", """
+        import torch
+        from torch import nn
+
+        class Odd(nn.Module):
+            def __init__(self, n, out, frozen):
+                super().__init__()
+                self.a = nn.Linear(n, 8)
+                self.b = nn.Linear(8, out)
+                self.unused = nn.Linear(3, 3)
+                self.a.bias.requires_grad_(not frozen)
+
+            def forward(self, x):
+                return self.b(torch.relu(self.a(x)))
+
+        def unused(n_features, out):
+            return Odd(n_features, out, frozen=False)
+
+        def frozen(n_features, out):
+            return Odd(n_features, out, frozen=True)
+    """)
+    small_spec["grid"]["optimizer"] = [{"name": "adam", "lr": [1e-2]}]
+    for factory in ("unused", "frozen"):
+        small_spec["workload"] = {"dataset": "breast-cancer", "model": f"odd_factory:{factory}"}
+        run_study(small_spec, db=tmp_path / f"{factory}-b.db")
+        run_study(small_spec, db=tmp_path / f"{factory}-s.db", engine="sequential")
+        bundled = {r["id"]: r for r in load(tmp_path / f"{factory}-b.db")}
+        for row in load(tmp_path / f"{factory}-s.db"):
+            assert bundled[row["id"]]["status"] == row["status"] == "done"
+            assert bundled[row["id"]]["val_loss"] == pytest.approx(row["val_loss"], rel=1e-4)

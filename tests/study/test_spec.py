@@ -126,3 +126,32 @@ def test_missing_file_and_bad_toml(tmp_path):
     bad.write_text("name = [")
     with pytest.raises(SpecError, match="bad.toml: not valid TOML"):
         load_spec(bad)
+
+
+def test_overlapping_optimizer_tables_name_each_configuration_once():
+    raw = spec_with("grid.optimizer", [{"name": "adam", "lr": [1e-3, 1e-2]}, {"name": "adam", "lr": [1e-3], "weight_decay": [0.0, 0.01]}])
+    raw["grid"]["seeds"] = [0]
+    raw["grid"]["init"] = ["he_normal"]
+    configs = parse_spec(raw).configs()
+    assert len(configs) == len({c.id for c in configs}) == 3
+
+
+@pytest.mark.parametrize("table", [
+    {"name": "sgd", "nesterov": [True], "momentum": [0.0, 0.9]},
+    {"name": "sgd", "nesterov": [True], "momentum": [0.9], "dampening": [0.5]},
+])
+def test_nesterov_needs_momentum_and_no_dampening_in_every_combination(table):
+    with pytest.raises(SpecError, match=r"grid.optimizer\[0\].nesterov"):
+        parse_spec(spec_with("grid.optimizer", [table]))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_hyperparameters_must_be_finite(value):
+    with pytest.raises(SpecError, match=r"grid.optimizer\[0\].lr"):
+        parse_spec(spec_with("grid.optimizer", [{"name": "adam", "lr": [value]}]))
+
+
+def test_yaml_reads_exponent_numbers_as_numbers(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: y\nworkload: {dataset: digits}\ngrid:\n  init: [he_normal]\n  optimizer: [{name: adamw, lr: [1e-3, 3e-4]}]\n")
+    assert sorted(c.lr for c in load_spec(path).configs()) == [3e-4, 1e-3]

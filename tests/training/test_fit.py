@@ -202,3 +202,23 @@ def test_bad_arguments_name_the_field(xor_data, kwargs, field):
 
 def test_fit_is_reachable_from_the_package():
     assert initopt.fit is fit and initopt.History is History
+
+
+def test_early_stopping_restores_best_weights_even_without_stopping(xor_data):
+    x, y = xor_data
+    model = make_model()
+    stopper = EarlyStopping(monitor="val_loss", patience=100, restore_best_weights=True)
+    history = fit(model, torch.optim.SGD(model.parameters(), lr=2.0), (x, y), loss="bce", epochs=6,
+                  validation=(x[:64], y[:64]), callbacks=[stopper], verbose=0)
+    assert not history.stopped_early
+    best = min(history.history["val_loss"])
+    assert evaluate(model, (x[:64], y[:64]), loss="bce")["loss"] == pytest.approx(best, rel=1e-5)
+
+
+def test_early_stopping_baseline_must_be_beaten_within_patience(xor_data):
+    x, y = xor_data
+    model = make_model()
+    stopper = EarlyStopping(monitor="val_accuracy", patience=2, baseline=1.01)  # unreachable
+    history = fit(model, torch.optim.Adam(model.parameters(), lr=1e-2), (x, y), loss="bce", epochs=20,
+                  validation=(x[:64], y[:64]), callbacks=[stopper], verbose=0)
+    assert history.stopped_early and history.epochs < 20  # stops at the first epoch without improvement once patience is spent

@@ -38,10 +38,14 @@ def run(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: that was the answer
+            sys.exit(0)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # Typer's / Click's usage errors
             fail(exc.format_message(), USAGE_ERROR)
-        if isinstance(exc, (ValueError, OSError, KeyError)):
-            fail(str(exc).strip("'\""), USAGE_ERROR)
+        if isinstance(exc, KeyError):  # str() of a KeyError is the repr of its key
+            fail(str(exc.args[0]) if exc.args else "missing key", USAGE_ERROR)
+        if isinstance(exc, (ValueError, OSError)):
+            fail(str(exc), USAGE_ERROR)
         if type(exc).__name__ == "Abort":
             fail("aborted", 1)
         raise

@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
+from initopt.study.store.sqlite import DEFAULT_DB as STORE_DEFAULT_DB
+
 app = typer.Typer(help="Run a grid of init x optimizer x hyperparameters x seeds, stored in SQLite.", no_args_is_help=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite file holding the studies.")]
-DEFAULT_DB = Path("initopt.db")
+DEFAULT_DB = Path(STORE_DEFAULT_DB)
 TABLE_WIDTH = 120  # when stdout is not a terminal (a pipe, a log file), rich would otherwise wrap at 80
 
 
@@ -22,6 +24,7 @@ def run(
     engine: Annotated[str, typer.Option(help="bundled (configurations trained together) or sequential (one by one).")] = "bundled",
     max_bundle: Annotated[int | None, typer.Option("--max-bundle", help="At most this many configurations per bundle.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run configurations that failed before again.")] = False,
 ) -> None:
     """Run (or resume) a study: finished configurations are skipped, interrupted ones re-run."""
     from rich.console import Console
@@ -31,11 +34,6 @@ def run(
     from initopt.study import default_spec_path
     from initopt.study.runner import ProgressEvents, run_study
 
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine")
     console = Console(stderr=True)
     path = spec or default_spec_path()
     progress = Progress(
@@ -67,13 +65,17 @@ def run(
 
     events = ProgressEvents(start=start, steps=steps, configs_done=configs_done, notice=lambda text: console.print(f"[yellow]notice:[/] {text}"))
     with progress:
-        report = run_study(path, db=db, engine=engine, max_bundle=max_bundle, device=device, events=events)
+        report = run_study(path, db=db, engine=engine, max_bundle=max_bundle, device=device, retry_failed=retry_failed,
+                           events=events)
     out = Console(width=None if sys.stdout.isatty() else TABLE_WIDTH)
     if report.skipped:
         out.print(f"{report.skipped} of {report.n_configs} configurations were already finished in {db}; trained {report.trained}.")
     out.print(summary_table(db, report.study))
-    out.print(f"Study {report.study!r}: {report.trained} configurations trained in {report.seconds:.1f}s "
-              f"({report.engine} engine). Results: {db.resolve()}")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+    out.print(f"Study {report.study!r}: {report.trained} configurations run in {report.seconds:.1f}s ({report.engine} engine); "
+              f"{counts}. Results: {db.resolve()}", markup=False, highlight=False)
+    if report.first_error:
+        out.print(f"First error: {report.first_error} (run again with --retry-failed once fixed)", markup=False, highlight=False)
 
 
 @app.command("list")

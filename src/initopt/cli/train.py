@@ -32,6 +32,10 @@ def train(
         raise ValueError(f"--epochs must be >= 0, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"--momentum must be in [0, 1), got {momentum}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"--verbose must be 0, 1 or 2, got {verbose}")
     from initopt.cli.options import parse_scheme, parse_sizes
 
     sizes = parse_sizes(hidden)
@@ -44,12 +48,20 @@ def train(
     from initopt import optim
     from initopt.models import build_model, describe_mlp
     from initopt.training import fit
+    from initopt.training.losses import PROBABILITY_LOSSES, loss_name
+    from initopt.training.objective import ObjectiveError, check_objective
 
     scheme = inits.get(scheme_spec)
     splits = datasets.load(dataset)
     info = splits.info
+    loss_used = loss or info.default_loss
     model = build_model("mlp", n_features=info.n_features, out=info.output_dim, input_shape=tuple(info.input_shape),
-                        hidden=sizes, activation=activation)
+                        hidden=sizes, activation=activation, probabilities=loss_name(loss_used) in PROBABILITY_LOSSES)
+    try:
+        with torch.no_grad():
+            loss_used, metric = check_objective(loss_used, info.default_metric, info.task, model(splits.train.x[:2]), splits.train.y[:2])
+    except ObjectiveError as exc:
+        raise ValueError(f"--{exc.field}: {exc}") from None
     inits.initialize(model, weights=scheme, bias="zeros", seed=seed)
     hyper = {"lr": lr, "weight_decay": weight_decay}
     if optimizer.strip().lower() == "sgd":
@@ -57,20 +69,18 @@ def train(
     elif momentum:
         raise ValueError(f"--momentum applies to sgd only, not {optimizer!r}")
     opt = optim.get(optimizer, model.parameters(), **hyper)
-    loss_used = loss or info.default_loss
     if verbose:
         settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
         print(f"{describe_mlp(info.n_features, sizes, info.output_dim, activation)} | init {scheme!r} | "
               f"{type(opt).__name__}({settings}) | loss {loss_used}")
         print(f"{info.name}: {info.n_train} train / {info.n_test} test, {info.n_features} features, {info.task}"
               f" | torch {torch.__version__}, {torch.get_num_threads()} threads")
-    history = fit(model, opt, splits.train, loss=loss_used, metrics=(info.default_metric,), epochs=epochs,
+    history = fit(model, opt, splits.train, loss=loss_used, metrics=(metric,), epochs=epochs,
                   batch_size=batch_size, validation=splits.test, seed=seed, verbose=verbose)
     if verbose:
         if history.diverged:
             print(f"Diverged at epoch {history.diverged_epoch}: try a smaller --lr or another --init.")
         elif history.epochs:
-            metric = info.default_metric
             print(f"Test: loss {history.last('val_loss'):.4f} - {metric} {history.last('val_' + metric):.4f} "
                   f"({history.seconds:.1f}s)")
     if history.diverged:

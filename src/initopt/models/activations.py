@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
-
 from torch import nn
+
+from initopt._suggest import unknown
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -27,7 +27,5 @@ def make_activation(name: str) -> nn.Module:
     """Return a fresh activation module for ``name`` (case-insensitive, ``-`` same as ``_``)."""
     key = name.strip().lower().replace("-", "_")
     if key not in _ACTIVATIONS:
-        close = difflib.get_close_matches(key, _ACTIVATIONS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown activation {name!r}{hint} valid: {', '.join(activation_names())}")
+        raise ValueError(unknown("activation", name, _ACTIVATIONS))
     return _ACTIVATIONS[key]()

@@ -22,7 +22,6 @@ class CNN1d(nn.Module):
             in_channels = width
         self.features = nn.Sequential(*blocks)
         self.head = nn.Linear(in_channels, out)
-        self.length = length
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x.reshape(x.shape[0], 1, -1))

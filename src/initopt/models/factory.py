@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
 from torch import nn
 
+from initopt._suggest import did_you_mean, unknown
 from initopt.models.cnn1d import CNN1d
 from initopt.models.mlp import deep_mlp, mlp
 
@@ -36,7 +36,8 @@ def build_model(name: str, *, n_features: int, out: int, input_shape: tuple[int,
     """Return a fresh model for a dataset with ``n_features`` inputs and ``out`` outputs.
 
     ``options`` are the workload's model options: ``hidden`` and ``activation`` for ``mlp``;
-    ``depth``, ``width`` and ``activation`` for ``deep-mlp``; ``channels`` and ``activation`` for ``cnn1d``.
+    ``depth``, ``width`` and ``activation`` for ``deep-mlp``; ``channels`` and ``activation`` for ``cnn1d``;
+    ``probabilities=True`` ends a built-in model in a sigmoid (for a loss on probabilities).
     A user factory is called with ``n_features=``, ``out=`` and the options, and must return an nn.Module.
     """
     key = name.strip().lower().replace("_", "-")
@@ -49,22 +50,32 @@ def build_model(name: str, *, n_features: int, out: int, input_shape: tuple[int,
         if not isinstance(model, nn.Module):
             raise ValueError(f"model factory {name!r} returned {type(model).__name__}, not an nn.Module")
         return model
+    probabilities = options.pop("probabilities", False)
     if key in ("mlp", "deep-mlp"):
         if key == "mlp":
-            model = mlp(n_features, options.pop("hidden", (64,)), out, **_only(options, "activation", model=key))
+            model = mlp(n_features, out=out, **_only(options, "hidden", "activation", model=key))
         else:
             model = deep_mlp(n_features, out=out, **_only(options, "depth", "width", "activation", model=key))
         # inputs with more than one axis (an .npz of images, say) are flattened first
-        return nn.Sequential(nn.Flatten(), *model) if len(input_shape) > 1 else model
+        layers = [nn.Flatten()] if len(input_shape) > 1 else []
+        return nn.Sequential(*layers, *model, *([nn.Sigmoid()] if probabilities else [])) if layers or probabilities else model
     if key == "cnn1d":
-        return CNN1d(n_features, out, **_only(options, "channels", "activation", model=key))
-    close = difflib.get_close_matches(key, BUILTIN_MODELS, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown model {name!r}{hint} valid: {', '.join(BUILTIN_MODELS)}, or package.module:function")
+        model = CNN1d(n_features, out, **_only(options, "channels", "activation", model=key))
+        return nn.Sequential(model, nn.Sigmoid()) if probabilities else model
+    raise ValueError(unknown("model", name, BUILTIN_MODELS, extra=", or package.module:function"))
+
+
+class ModelOptionError(ValueError):
+    """A built-in model was given an option it does not take; ``option`` names it."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
 
 
 def _only(options: dict[str, Any], *allowed: str, model: str) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"model {model!r} does not take option {unknown[0]!r}; it takes: {', '.join(allowed)}")
+    unknown_options = sorted(set(options) - set(allowed))
+    if unknown_options:
+        raise ModelOptionError(unknown_options[0], f"model {model!r} does not take option {unknown_options[0]!r}{did_you_mean(unknown_options[0], allowed)} "
+                         f"(it takes: {', '.join(allowed)})")
     return options

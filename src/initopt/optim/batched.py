@@ -56,7 +56,7 @@ class BatchedOptimizer:
     ``hypers[k]`` keys: ``name`` (sgd / adam / adamw), ``lr``, ``weight_decay``, and per family
     ``momentum``, ``dampening``, ``nesterov`` or ``betas``, ``eps``, ``amsgrad``, ``decay``. Configurations
     of one family (sgd, or adam/adamw) must be contiguous; a bundle may hold both families, each run of
-    them is a *segment* with its own state. Gradients are read from ``param.grad``.
+    them is a *segment* with its own state. ``step(grads)`` takes the gradients (or reads ``param.grad``).
     """
 
     def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast"):
@@ -217,7 +217,10 @@ class _Segment:
                 continue
             beta1, beta2 = h.get("betas", (0.9, 0.999))
             kernel = torch._fused_adamw_ if h["name"] == "adamw" else torch._fused_adam_
-            weight_decay = _decoupled(h) / h["lr"] if h["name"] == "adamw" else h.get("weight_decay", 0.0)
+            if h["name"] == "adamw":  # the kernel applies p * (1 - lr * wd): hand it wd = (lr * wd or wd) / lr
+                weight_decay = _decoupled(h) / h["lr"] if h["lr"] else 0.0
+            else:
+                weight_decay = h.get("weight_decay", 0.0)
             kernel(ps, gs, states[0], states[1], states[2], [self._step_tensor] * len(ps),
                    lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=h.get("eps", 1e-8),
                    amsgrad=self.amsgrad, maximize=False)

@@ -116,6 +116,8 @@ def bundle_model(models: Sequence[nn.Module], sample: torch.Tensor, device: torc
     template = models[0]
     if list(template.buffers()):
         raise NotBatchable(f"{type(template).__name__} has buffers (e.g. BatchNorm running statistics)")
+    if not all(p.requires_grad for p in template.parameters()):
+        raise NotBatchable(f"{type(template).__name__} has frozen parameters (requires_grad=False)")
     params = stack_parameters(models, device)
     batched = HandBatchedMLP(template, params) if HandBatchedMLP.accepts(template) else None
     if batched is None:

@@ -35,7 +35,11 @@ def train_bundle(
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
     on_steps: Callable[[int], None] = lambda config_steps: None,
 ) -> list[ResultRecord]:
-    """Train ``configs`` (one optimizer family) as one bundle; returns one result per config, in order."""
+    """Train ``configs`` as one bundle; returns one result per config, in order.
+
+    ``configs`` must be ordered as ``plan_bundles`` orders them: the SGD family, then the Adam family,
+    equal hyperparameters adjacent within each.
+    """""
     from initopt.optim.batched import BatchedOptimizer
 
     started = time.perf_counter()
@@ -53,6 +57,7 @@ def train_bundle(
     loss_fn = batched_loss(workload.loss)
     _, metric_fn = batched_metric(workload.metric, workload.loss)
     epochs, batch_size, n = workload.spec.train.epochs, workload.spec.train.batch_size, len(x)
+    steps_per_epoch = math.ceil(n / batch_size)
     order_rngs = {seed: torch.Generator().manual_seed(seed) for seed in sorted({c.seed for c in configs})}
     active = torch.ones(k, dtype=torch.bool, device=device)
     all_active = True
@@ -84,7 +89,7 @@ def train_bundle(
                     break
             # the sum over configurations leaves each configuration its own gradient
             total = (losses if all_active else torch.where(active, losses, torch.zeros_like(losses))).sum()
-            grads = torch.autograd.grad(total, params)
+            grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
             optimizer.step([torch.cat([g.reshape(k, -1) for g in grads], dim=1)] if flat_params is not None else grads)
             with torch.no_grad():
                 loss_sum.add_(losses.detach(), alpha=m)
@@ -103,7 +108,9 @@ def train_bundle(
             history[i].append(row)
             rows.append(row)
         on_epoch(rows)
-        on_steps(len(rows) * math.ceil(n / batch_size))
+        # every configuration that ended this epoch counts its remaining steps as done
+        ended = sum(1 for d in diverged_epoch if d == epoch)
+        on_steps((len(rows) - ended) * steps_per_epoch + ended * (epochs - epoch + 1) * steps_per_epoch)
         if not bool(active.any()):
             break
 

@@ -19,12 +19,10 @@ from initopt.study.spec import Config
 MEMORY_FRACTION = 0.25  # of the free RAM (or GPU memory) one bundle may take
 BYTES_PER_FLOAT = 4
 STATE_COPIES = 5  # parameter, gradient, two moments, a spare for amsgrad / temporaries
-EVAL_ROWS = 1024
 
 
 @dataclass(frozen=True)
 class Bundle:
-    family: str
     configs: tuple[Config, ...]
 
 
@@ -75,6 +73,5 @@ def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_byt
     for i in range(max(len(sgd), len(adam))):
         members = (sgd[i] if i < len(sgd) else []) + (adam[i] if i < len(adam) else [])
         for start in range(0, len(members), cap):
-            chunk = tuple(members[start : start + cap])
-            bundles.append(Bundle("+".join(sorted({family_of(c)[0] for c in chunk})), chunk))
+            bundles.append(Bundle(tuple(members[start : start + cap])))
     return bundles

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from initopt.study.plan import MEMORY_FRACTION, EVAL_ROWS, available_memory, bytes_per_config, plan_bundles
+from initopt.study.plan import MEMORY_FRACTION, available_memory, bytes_per_config, plan_bundles
 from initopt.study.spec import Config, StudySpec, load_spec
-from initopt.study.store import DEFAULT_DB, SQLiteStore
+from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
 from initopt.study.workload import PreparedWorkload, prepare
+from initopt.training.loop import EVAL_BATCH
 
 ENGINES = ("bundled", "sequential")
 
@@ -35,6 +36,8 @@ class RunReport:
     seconds: float
     engine: str
     notices: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # status -> configurations of this spec
+    first_error: str | None = None
 
 
 @dataclass
@@ -45,6 +48,24 @@ class ProgressEvents:
     steps: Callable[[int], None] = lambda config_steps: None
     configs_done: Callable[[int], None] = lambda n: None
     notice: Callable[[str], None] = lambda text: None
+
+
+def check_device(device: str) -> str:
+    """``device`` as torch spells it, after checking that this machine has it."""
+    import torch
+
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"--device {device!r} is not a device torch knows (try cpu or cuda)") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif resolved.type != "cpu":
+        raise ValueError(f"--device {device!r}: initopt studies run on cpu or cuda")
+    return str(resolved)
 
 
 def environment(device: str) -> dict[str, Any]:
@@ -74,9 +95,15 @@ def run_study(
     engine: str = "bundled",
     max_bundle: int | None = None,
     device: str = "cpu",
+    retry_failed: bool = False,
     events: ProgressEvents | None = None,
 ) -> RunReport:
-    """Train every configuration of ``spec`` not yet finished in ``db``; results go to ``db`` as they come."""
+    """Train every configuration of ``spec`` not yet finished in ``db``; results go to ``db`` as they come.
+
+    Finished means done, diverged or failed; ``retry_failed`` runs the failed ones again (after an
+    out-of-memory error or a wrong ``device``, say).
+    """
+    device = check_device(device)
     if engine not in ENGINES:
         raise ValueError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if max_bundle is not None and max_bundle < 1:
@@ -91,16 +118,22 @@ def run_study(
         env = environment(device)
         store.begin_study(spec.name, spec.to_dict(), spec.workload_key(), env)
         store.add_configs(spec.name, [_config_record(c) for c in configs])
+        ids = {c.id for c in configs}
+        if retry_failed:
+            store.reset(spec.name, [row.id for row in store.configs(spec.name) if row.id in ids and row.status == Status.FAILED])
         todo_ids = set(store.to_run(spec.name, [c.id for c in configs]))
         todo = [c for c in configs if c.id in todo_ids]
         report = RunReport(spec.name, Path(db), len(configs), len(configs) - len(todo), len(todo), 0.0, engine)
-        steps_per_config = spec.train.epochs * math.ceil(len(workload.train) / spec.train.batch_size)
-        events.start(len(todo), len(todo) * steps_per_config)
+        events.start(len(todo), len(todo) * workload.steps_per_config)
         if todo:
             run_id = store.start_run(spec.name, engine, env, len(todo))
             for bundle_configs in _bundles(todo, workload, engine, max_bundle, device):
                 _run_bundle(store, workload, bundle_configs, engine, device, events, report)
             store.end_run(run_id)
+        rows = [row for row in store.configs(spec.name) if row.id in ids]
+        for row in rows:
+            report.counts[row.status.value] = report.counts.get(row.status.value, 0) + 1
+        report.first_error = next((row.error for row in rows if row.status == Status.FAILED and row.error), None)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -111,7 +144,7 @@ def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bu
     model = workload.build()
     n_params = sum(p.numel() for p in model.parameters())
     widths = sum(m.out_features for m in model.modules() if hasattr(m, "out_features"))
-    batch = max(workload.spec.train.batch_size, EVAL_ROWS)
+    batch = max(workload.spec.train.batch_size, EVAL_BATCH)
     per_config = bytes_per_config(n_params, batch * max(widths, workload.info.n_features) * 2)
     budget = int(available_memory(device) * MEMORY_FRACTION)
     return [list(b.configs) for b in plan_bundles(todo, per_config_bytes=per_config, budget_bytes=budget, max_bundle=max_bundle)]
@@ -145,13 +178,14 @@ def _run_bundle(store, workload, configs, engine, device, events, report) -> Non
                 report.notices.append(notice)
                 events.notice(notice)
                 store.mark_running(name, ids)  # drop any epoch rows of the attempt
-        steps = workload.spec.train.epochs * math.ceil(len(workload.train) / workload.spec.train.batch_size)
-        train_sequential(workload, configs, on_epoch=record, on_done=lambda results: (done(results), events.steps(steps)))
+        train_sequential(workload, configs, device=device, on_epoch=record,
+                         on_done=lambda results: (done(results), events.steps(workload.steps_per_config * len(results))))
     except Exception as exc:  # the bundle failed: its unfinished configs are failed, the study goes on
         elapsed = (time.perf_counter() - started) / len(configs)
         unfinished = set(store.to_run(name, ids))
         store.mark_running(name, sorted(unfinished))  # drops their partial epochs
         done([outcomes.failed(c.id, exc, elapsed) for c in configs if c.id in unfinished])
+        events.steps(workload.steps_per_config * len(unfinished))  # the bar counts them as ended
 
 
 def _config_record(config: Config):

@@ -33,6 +33,8 @@ class _EpochSink(Callback):
 def train_sequential(
     workload: PreparedWorkload,
     configs: Sequence[Config],
+    *,
+    device: str = "cpu",
     on_epoch: Callable[[list[EpochRecord]], None] = lambda rows: None,
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
 ) -> list[ResultRecord]:
@@ -43,7 +45,7 @@ def train_sequential(
     for config in configs:
         started = time.perf_counter()
         try:
-            model = workload.initialized_model(config)
+            model = workload.initialized_model(config).to(device)
             optimizer = optim.get(config.optimizer, model.parameters(), **optimizer_kwargs(config))
             sink = _EpochSink(config.id, on_epoch, workload.metric)
             history = fit(model, optimizer, workload.train, loss=workload.loss, metrics=(workload.metric,),

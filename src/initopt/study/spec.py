@@ -8,14 +8,16 @@ filled with their defaults, seed), independent of the engine, the database and t
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from initopt._suggest import did_you_mean, is_number, is_whole_number, unknown
 
 TOP_LEVEL = ("name", "description", "workload", "train", "grid")
 TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric")
@@ -97,7 +99,8 @@ class StudySpec:
     def configs(self) -> list[Config]:
         """The grid, expanded: init x optimizer x hyperparameter combinations x seeds."""
         shared = {"workload": self.workload.to_dict(), "train": self.train.to_dict()}
-        out = []
+        out: list[Config] = []
+        seen: set[str] = set()
         for init in self.inits:
             for grid in self.optimizers:
                 name = grid["name"]
@@ -107,7 +110,10 @@ class StudySpec:
                     hyper = {k: _canonical_value(v) for k, v in hyper.items()}
                     for seed in self.seeds:
                         content = {**shared, "init": init, "optimizer": name, "hyper": hyper, "seed": seed}
-                        out.append(Config(_digest(content), dict(init), name, hyper, seed))
+                        config = Config(_digest(content), dict(init), name, hyper, seed)
+                        if config.id not in seen:  # two optimizer tables may name the same configuration
+                            seen.add(config.id)
+                            out.append(config)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,7 +167,7 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
         except ImportError:
             raise SpecError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or write the spec as TOML") from None
         try:
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_yaml_loader(yaml))
         except yaml.YAMLError as exc:
             raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     elif path.suffix.lower() == ".toml":
@@ -178,6 +184,18 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: the spec must be a table of fields (name, workload, train, grid)")
     return raw
+
+
+def _yaml_loader(yaml):
+    """PyYAML's safe loader, reading ``1e-3`` as a number (YAML 1.1 wants ``1.0e-3``; TOML and users don't)."""
+    import re
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    float_pattern = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$")
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", float_pattern, list("-+0123456789"))
+    return Loader
 
 
 def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> StudySpec:
@@ -211,10 +229,8 @@ def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> StudySpec:
 def _no_unknown(table: Mapping[str, Any], allowed, prefix: str, fail) -> None:
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             label = f"{prefix}.{key}" if prefix else str(key)
-            raise fail(label, f"unknown field{hint} valid: {', '.join(allowed)}")
+            raise fail(label, f"unknown field{did_you_mean(str(key), allowed)} valid: {', '.join(allowed)}")
 
 
 def _parse_workload(table: Any, fail) -> Workload:
@@ -229,13 +245,13 @@ def _parse_workload(table: Any, fail) -> Workload:
     options = {k: v for k, v in table.items() if k not in ("dataset", "model")}
     if "hidden" in options:
         hidden = options["hidden"]
-        if isinstance(hidden, int) and not isinstance(hidden, bool):
+        if is_whole_number(hidden):
             hidden = [hidden]
-        if not isinstance(hidden, list) or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+        if not isinstance(hidden, list) or not all(is_whole_number(h) and h > 0 for h in hidden):
             raise fail("workload.hidden", f"expected a list of positive whole numbers, got {options['hidden']!r}")
         options["hidden"] = hidden
     for key in ("depth", "width"):
-        if key in options and (not isinstance(options[key], int) or isinstance(options[key], bool) or options[key] < 1):
+        if key in options and (not is_whole_number(options[key]) or options[key] < 1):
             raise fail(f"workload.{key}", f"expected a whole number >= 1, got {options[key]!r}")
     if "activation" in options and not isinstance(options["activation"], str):
         raise fail("workload.activation", f"expected a name such as 'relu', got {options['activation']!r}")
@@ -247,10 +263,10 @@ def _parse_train(table: Any, fail) -> TrainSettings:
         raise fail("train", "expected a table (epochs, batch_size, loss, metric)")
     _no_unknown(table, TRAIN_KEYS, "train", fail)
     epochs = table.get("epochs", 10)
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+    if not is_whole_number(epochs) or epochs < 1:
         raise fail("train.epochs", f"expected a whole number >= 1, got {epochs!r}")
     batch_size = table.get("batch_size", 32)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+    if not is_whole_number(batch_size) or batch_size < 1:
         raise fail("train.batch_size", f"expected a whole number >= 1, got {batch_size!r}")
     loss, metric = table.get("loss"), table.get("metric")
     for key, value in (("loss", loss), ("metric", metric)):
@@ -292,19 +308,21 @@ def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
             raise fail(label, f"expected a table with 'name' and hyperparameter lists, got {entry!r}")
         name = str(entry.get("name", "")).strip().lower()
         if name not in OPTIMIZER_DEFAULTS:
-            close = difflib.get_close_matches(name, OPTIMIZER_DEFAULTS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise fail(f"{label}.name", f"unknown optimizer {entry.get('name')!r}{hint} valid: {', '.join(OPTIMIZER_DEFAULTS)}")
+            raise fail(f"{label}.name", unknown("optimizer", entry.get("name"), OPTIMIZER_DEFAULTS))
         allowed = OPTIMIZER_DEFAULTS[name]
         grid: dict[str, Any] = {"name": name}
         for key, value in entry.items():
             if key == "name":
                 continue
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise fail(f"{label}.{key}", f"{name} does not take this hyperparameter{hint} valid: {', '.join(allowed)}")
+                raise fail(f"{label}.{key}", f"{name} does not take this hyperparameter{did_you_mean(key, allowed)} "
+                                             f"valid: {', '.join(allowed)}")
             grid[key] = _parse_values(key, value, f"{label}.{key}", fail)
+        if name == "sgd" and True in grid.get("nesterov", []):
+            # PyTorch's rule, checked on every combination the grid will make
+            if 0 in grid.get("momentum", [0.0]) or any(d != 0 for d in grid.get("dampening", [0.0])):
+                raise fail(f"{label}.nesterov", "nesterov needs momentum > 0 and dampening 0 in every combination; "
+                                                "put nesterov = true in its own [[grid.optimizer]] table")
         out.append(grid)
     return tuple(out)
 
@@ -314,9 +332,9 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
     if key == "betas":
         pairs = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
         for pair in pairs:
-            if not (isinstance(pair, list) and len(pair) == 2 and all(_is_number(b) and 0 <= b < 1 for b in pair)):
+            if not (isinstance(pair, list) and len(pair) == 2 and all(is_number(b) and 0 <= b < 1 for b in pair)):
                 raise fail(label, f"expected a pair [beta1, beta2] in [0, 1) or a list of pairs, got {value!r}")
-        return [tuple(float(b) for b in pair) for pair in pairs]
+        return list(dict.fromkeys(tuple(float(b) for b in pair) for pair in pairs))
     values = value if isinstance(value, list) else [value]
     if not values:
         raise fail(label, "an empty list leaves nothing to try")
@@ -327,8 +345,8 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
         elif key in CHOICE_HYPER:
             if v not in CHOICE_HYPER[key]:
                 raise fail(label, f"expected one of {', '.join(CHOICE_HYPER[key])}, got {v!r}")
-        elif not _is_number(v):
-            raise fail(label, f"expected a number or a list of numbers, got {v!r}")
+        elif not is_number(v) or not math.isfinite(v):
+            raise fail(label, f"expected a finite number or a list of them, got {v!r}")
         elif v < 0:
             raise fail(label, f"must be >= 0, got {v!r}")
         elif key == "momentum" and v >= 1:
@@ -336,17 +354,13 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _parse_seeds(seeds: Any, fail) -> tuple[int, ...]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if is_whole_number(seeds):
         seeds = [seeds]
     if not isinstance(seeds, list) or not seeds:
         raise fail("grid.seeds", f"expected a non-empty list of whole numbers, got {seeds!r}")
     for s in seeds:
-        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+        if not is_whole_number(s) or s < 0:
             raise fail("grid.seeds", f"seeds are whole numbers >= 0, got {s!r}")
     return tuple(dict.fromkeys(seeds))
 

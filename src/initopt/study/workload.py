@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,10 +19,16 @@ class PreparedWorkload:
     test: Any
     loss: str
     metric: str
+    probabilities: bool = False  # the loss takes probabilities: built-in models end in a sigmoid
 
     @property
     def info(self):
         return self.train.info
+
+    @property
+    def steps_per_config(self) -> int:
+        """Optimizer steps of one configuration over the whole run."""
+        return self.spec.train.epochs * math.ceil(len(self.train) / self.spec.train.batch_size)
 
     def build(self) -> nn.Module:
         """A fresh, uninitialized model of the workload."""
@@ -29,6 +36,8 @@ class PreparedWorkload:
 
         info = self.info
         options = dict(self.spec.workload.options)
+        if self.probabilities and ":" not in self.spec.workload.model:
+            options["probabilities"] = True
         return build_model(self.spec.workload.model, n_features=info.n_features, out=info.output_dim,
                            input_shape=tuple(info.input_shape), **options)
 
@@ -42,12 +51,15 @@ class PreparedWorkload:
 
 
 def prepare(spec: StudySpec) -> PreparedWorkload:
-    """Load the data, resolve loss/metric, build one model: every workload error before any training.
+    """Load the data, build one model, try the loss and metric on it: every workload error before any training.
 
-    ``workload.spec`` is ``spec`` with the loss and metric filled in from the dataset's task.
+    ``workload.spec`` is ``spec`` with the loss and metric filled in from the dataset's task and their
+    names made canonical, so that an omitted loss, ``"BCE"`` and ``"bce"`` name the same configurations.
     """
     from initopt import data
-    from initopt.training import get_loss, get_metric
+    from initopt.models.factory import ModelOptionError
+    from initopt.training.losses import PROBABILITY_LOSSES, loss_name
+    from initopt.training.objective import ObjectiveError, check_objective
 
     try:
         splits = data.load(spec.workload.dataset)
@@ -56,28 +68,28 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
     info = splits.train.info
     loss = spec.train.loss or info.default_loss
     metric = spec.train.metric or info.default_metric
-    try:
-        get_loss(loss)
-    except ValueError as exc:
-        raise SpecError(f"train.loss: {exc}") from None
-    try:
-        get_metric(metric)
-    except ValueError as exc:
-        raise SpecError(f"train.metric: {exc}") from None
-    # Resolved names make an omitted loss and the explicit default name the same configurations.
-    spec = replace(spec, train=replace(spec.train, loss=loss, metric=metric))
-    workload = PreparedWorkload(spec, splits.train, splits.test, loss, metric)
+    probabilities = loss_name(loss) in PROBABILITY_LOSSES
+    workload = PreparedWorkload(spec, splits.train, splits.test, loss, metric, probabilities)
     try:
         model = workload.build()
+    except ModelOptionError as exc:
+        raise SpecError(f"workload.{exc.option}: {exc}") from None
     except (ValueError, TypeError) as exc:
         raise SpecError(f"workload.model: {exc}") from None
+    x, y = splits.train.x[:2], splits.train.y[:2]
     try:
         with torch.no_grad():
-            model(splits.train.x[:2])
+            output = model(x)
     except Exception as exc:  # a model that cannot take this dataset's inputs
         raise SpecError(f"workload.model: {spec.workload.model!r} fails on {info.name} inputs of shape "
-                        f"{tuple(splits.train.x.shape[1:])}: {exc}") from None
-    return workload
+                        f"{tuple(x.shape[1:])}: {exc}") from None
+    try:
+        loss, metric = check_objective(loss, metric, info.task, output, y)
+    except ObjectiveError as exc:
+        raise SpecError(f"train.{exc.field}: {exc}") from None
+    # Resolved, canonical names make an omitted loss and the explicit default name the same configurations.
+    spec = replace(spec, train=replace(spec.train, loss=loss, metric=metric))
+    return PreparedWorkload(spec, splits.train, splits.test, loss, metric, probabilities)
 
 
 def optimizer_kwargs(config: Config) -> dict[str, Any]:

@@ -11,16 +11,10 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from initopt.training.losses import KERAS_EPSILON, PROBABILITY_LOSSES, get_loss, loss_name
-from initopt.training.metrics import get_metric
+from initopt.training.losses import KERAS_EPSILON, PROBABILITY_LOSSES, get_loss, loss_name, match_binary_shape
+from initopt.training.metrics import correct, get_metric
 
 BatchedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _squeeze_binary(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if output.dim() == target.dim() + 1 and output.shape[-1] == 1:
-        return output.squeeze(-1)
-    return output
 
 
 def _mean_per_config(values: torch.Tensor) -> torch.Tensor:
@@ -28,12 +22,12 @@ def _mean_per_config(values: torch.Tensor) -> torch.Tensor:
 
 
 def _bce(output, target):
-    output = _squeeze_binary(output, target)
+    output = match_binary_shape(output, target)
     return _mean_per_config(F.binary_cross_entropy_with_logits(output, target.to(output.dtype), reduction="none"))
 
 
 def _binary_crossentropy(output, target):
-    output = _squeeze_binary(output, target).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
+    output = match_binary_shape(output, target).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
     return _mean_per_config(F.binary_cross_entropy(output, target.to(output.dtype), reduction="none"))
 
 
@@ -44,7 +38,7 @@ def _cross_entropy(output, target):
 
 
 def _mse(output, target):
-    output = _squeeze_binary(output, target)
+    output = match_binary_shape(output, target)
     return _mean_per_config((output - target.to(output.dtype)) ** 2)
 
 
@@ -69,18 +63,9 @@ def batched_metric(metric, loss) -> tuple[str, BatchedFn]:
     """``(name, fn)``: the metric of each configuration, ``fn(output, target) -> (K,)``."""
     probabilities = not callable(loss) and loss_name(loss) in PROBABILITY_LOSSES
     resolved = get_metric(metric, probabilities=probabilities)
+    if callable(metric):
+        return resolved.name, torch.func.vmap(resolved.fn)
     if resolved.name == "accuracy":
         threshold = 0.5 if probabilities else 0.0
-
-        def accuracy(output, target):
-            output = _squeeze_binary(output, target)
-            if output.dim() == target.dim() + 1:
-                correct = output.argmax(dim=-1) == target.long()
-            else:
-                correct = (output > threshold).to(target.dtype) == target
-            return _mean_per_config(correct.float())
-
-        return "accuracy", accuracy
-    if resolved.name == "mse" and not callable(metric):
-        return "mse", _mse
-    return resolved.name, torch.func.vmap(resolved.fn)
+        return "accuracy", lambda output, target: _mean_per_config(correct(output, target, threshold=threshold).float())
+    return resolved.name, _mse  # the only other named metric

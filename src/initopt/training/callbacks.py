@@ -46,10 +46,11 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (Keras's semantics).
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (Keras 3's semantics).
 
     ``mode`` is ``min``, ``max`` or ``auto`` (``max`` for names containing "acc", else ``min``).
-    ``restore_best_weights`` puts back the weights of the best epoch when training stops.
+    ``baseline``: training stops unless the monitored value beats it within ``patience`` epochs.
+    ``restore_best_weights`` puts back the weights of the best epoch when training ends.
     """
 
     def __init__(
@@ -77,15 +78,17 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, logs=None) -> None:
         self.wait = 0
-        self.best = self.baseline if self.baseline is not None else (-math.inf if self.maximize else math.inf)
+        self.best: float | None = None
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.best_epoch = 0
         self._warned = False
 
-    def _improved(self, value: float) -> bool:
+    def _improved(self, value: float, reference: float | None) -> bool:
+        if reference is None:
+            return True
         if self.maximize:
-            return value - self.min_delta > self.best
-        return value + self.min_delta < self.best
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         value = (logs or {}).get(self.monitor)
@@ -96,15 +99,26 @@ class EarlyStopping(Callback):
             return
         if epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:  # until something beats them
+            self.best_weights, self.best_epoch = self._weights(), epoch
         self.wait += 1
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if self._improved(value, self.best):
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
-                self.best_weights = copy.deepcopy(self.state.model.state_dict())
+                self.best_weights = self._weights()
+            # the patience restarts only once the baseline is beaten too (Keras)
+            if self.baseline is None or self._improved(value, self.baseline):
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.state.stop_training = True
             self.state.history.stopped_early = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.state.model.load_state_dict(self.best_weights)
+
+    def on_train_end(self, logs=None) -> None:
+        # Keras restores the best weights at the end of training, stopped early or not
+        if self.restore_best_weights and self.best_weights is not None:
+            self.state.model.load_state_dict(self.best_weights)
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        return copy.deepcopy(self.state.model.state_dict())

@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from initopt._suggest import unknown
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -62,9 +63,7 @@ def get_loss(loss: str | LossFn) -> LossFn:
         return loss
     key = str(loss).strip().lower().replace("-", "_")
     if key not in LOSSES:
-        close = difflib.get_close_matches(key, LOSSES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown loss {loss!r}{hint} valid: {', '.join(sorted(LOSSES))}, or a callable")
+        raise ValueError(unknown("loss", loss, LOSSES, extra=", or a callable"))
     return LOSSES[key]
 
 

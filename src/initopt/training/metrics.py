@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from initopt._suggest import unknown
 from initopt.training.losses import match_binary_shape
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def accuracy(output: torch.Tensor, target: torch.Tensor, *, threshold: float = 0.0) -> torch.Tensor:
-    """Fraction of correct predictions.
+def correct(output: torch.Tensor, target: torch.Tensor, *, threshold: float = 0.0) -> torch.Tensor:
+    """Which predictions are right, as a bool tensor shaped like ``target``.
 
     Binary (one output per example): predicted class is ``output > threshold`` (0 for logits, 0.5 for
-    probabilities). Multiclass (one output per class): the argmax.
+    probabilities). Multiclass (one output per class, last axis): the argmax. Leading axes (a batch,
+    or configurations x batch in a study bundle) pass through.
     """
     output = match_binary_shape(output, target)
     if output.dim() == target.dim() + 1:
-        return (output.argmax(dim=-1) == target.long()).float().mean()
+        return output.argmax(dim=-1) == target.long()
     if output.shape != target.shape:
         raise ValueError(f"accuracy: output shape {tuple(output.shape)} does not match target {tuple(target.shape)}")
-    predicted = (output > threshold).to(target.dtype)
-    return (predicted == target).float().mean()
+    return (output > threshold).to(target.dtype) == target
+
+
+def accuracy(output: torch.Tensor, target: torch.Tensor, *, threshold: float = 0.0) -> torch.Tensor:
+    """Fraction of correct predictions (see :func:`correct`)."""
+    return correct(output, target, threshold=threshold).float().mean()
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,4 @@ def get_metric(metric: str | MetricFn, *, probabilities: bool = False) -> Metric
         return Metric("accuracy", lambda o, t: accuracy(o, t, threshold=threshold))
     if key == "mse":
         return Metric("mse", lambda o, t: ((match_binary_shape(o, t) - t) ** 2).mean())
-    close = difflib.get_close_matches(key, METRIC_NAMES, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown metric {metric!r}{hint} valid: {', '.join(METRIC_NAMES)}, or a callable")
+    raise ValueError(unknown("metric", metric, METRIC_NAMES, extra=", or a callable"))

@@ -67,5 +67,6 @@ class ProgressLine:
         self.stream.flush()
 
     def message(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        # on a terminal the bar may be on the line: start a fresh one
+        self.stream.write(("\r\x1b[K" if self.bar else "") + text + "\n")
         self.stream.flush()
