@@ -65,8 +65,8 @@ def test_unknown_name_suggests_the_closest() -> None:
     )
     with pytest.raises(ValueError, match="did you mean 'xavier_uniform'"):
         ii.get("Xavier-Unifrom")
-    with pytest.raises(ValueError, match=r"unknown init scheme 'lsuv'; valid: constant"):
-        ii.get("lsuv")  # not implemented, so not registered
+    with pytest.raises(ValueError, match=r"unknown init scheme 'fixup'; valid: constant"):
+        ii.get("fixup")  # not implemented, so not registered
 
 
 @pytest.mark.parametrize(

@@ -118,3 +118,15 @@ def test_a_model_with_buffers_is_not_batchable():
     models = [nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)) for _ in range(2)]
     with pytest.raises(NotBatchable, match="buffers"):
         bundle_model(models, torch.randn(2, 4), torch.device("cpu"))
+
+
+def test_lsuv_is_a_study_scheme_and_both_engines_start_from_the_same_weights(small_spec):
+    small_spec["grid"]["init"] = [{"name": "lsuv", "tol": 0.05}, "he_normal"]
+    small_spec["grid"]["optimizer"] = [{"name": "adam", "lr": [1e-3]}]
+    workload = prepare(parse_spec(small_spec))
+    configs = workload.spec.configs()
+    assert {c.init["name"] for c in configs} == {"lsuv", "he_normal"}
+    first, again = (workload.initialized_model(configs[0]) for _ in range(2))
+    for a, b in zip(first.parameters(), again.parameters()):
+        assert torch.equal(a, b)  # the LSUV batch is drawn from the configuration's seed
+    assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from initopt.cli import doctor as doctor_command
 from initopt.cli import explain as explain_command
 from initopt.cli import study as study_command
 from initopt.cli import train as train_command
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command("train")(train_command.train)
 app.command("explain")(explain_command.explain)
 app.add_typer(study_command.app, name="study")
+app.command("doctor")(doctor_command.doctor)
 
 USAGE_ERROR = 2
 DEBUG_ENV = "INITOPT_DEBUG"  # set to 1 to see the traceback behind a one-line error

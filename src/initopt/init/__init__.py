@@ -15,6 +15,7 @@ from initopt.init.apply import LAST_LAYER, initialize
 from initopt.init.distributions import Distribution, Kind
 from initopt.init.explain import Explanation, explain
 from initopt.init.fans import NONLINEARITIES, calculate_gain, compute_fans
+from initopt.init.lsuv import LSUVLayer, LSUVResult, initialize_with_data, lsuv, needs_batch
 from initopt.init.registry import SchemeLike, aliases, get, names
 from initopt.init.scheme import Scheme
 from initopt.init.schemes import (
@@ -48,6 +49,8 @@ __all__ = [
     "InitRecord",
     "InitSummary",
     "Kind",
+    "LSUVLayer",
+    "LSUVResult",
     "Scheme",
     "SchemeLike",
     "SkippedParam",
@@ -65,11 +68,14 @@ __all__ = [
     "he_uniform",
     "identity",
     "initialize",
+    "initialize_with_data",
     "kaiming_normal",
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "lsuv",
     "names",
+    "needs_batch",
     "normal",
     "orthogonal",
     "trunc_normal",

@@ -13,6 +13,7 @@ from typing import Any
 
 from initopt.init import schemes
 from initopt.init._validate import unknown_choice_message
+from initopt.init.lsuv import lsuv_scheme
 from initopt.init.scheme import Scheme
 
 __all__ = ["SchemeLike", "aliases", "get", "names"]
@@ -43,10 +44,14 @@ _ALIASES: dict[str, str] = {
     "kaiming_normal": "he_normal",
     "kaiming_uniform": "he_uniform",
 }
+#: Schemes that need a batch of data (``initialize_with_data`` runs them); ``get`` knows them, but
+#: ``names()`` lists the per-tensor schemes only.
+_DATA_DEPENDENT: dict[str, Callable[..., Scheme]] = {"lsuv": lsuv_scheme}
+_ALL: dict[str, Callable[..., Scheme]] = {**_FACTORIES, **_DATA_DEPENDENT}
 
 
 def names() -> list[str]:
-    """The canonical scheme names, sorted."""
+    """The canonical names of the per-tensor schemes, sorted (``get`` also knows ``"lsuv"``, which needs data)."""
     return sorted(_FACTORIES)
 
 
@@ -61,14 +66,14 @@ def canonical_name(name: str) -> str:
         raise ValueError(f"init scheme name must be a string; got {name!r}")
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     key = _ALIASES.get(key, key)
-    if key not in _FACTORIES:
-        raise ValueError(unknown_choice_message("init scheme", name, [*_FACTORIES, *_ALIASES], match_on=key))
+    if key not in _ALL:
+        raise ValueError(unknown_choice_message("init scheme", name, [*_ALL, *_ALIASES], match_on=key))
     return key
 
 
 def accepted_params(name: str) -> list[str]:
     """The parameters scheme ``name`` takes (after resolving aliases)."""
-    return list(inspect.signature(_FACTORIES[canonical_name(name)]).parameters)
+    return list(inspect.signature(_ALL[canonical_name(name)]).parameters)
 
 
 def get(scheme: SchemeLike, **params: Any) -> Scheme:
@@ -99,7 +104,7 @@ def get(scheme: SchemeLike, **params: Any) -> Scheme:
     else:
         name = scheme
     key = canonical_name(name)
-    signature = inspect.signature(_FACTORIES[key]).parameters
+    signature = inspect.signature(_ALL[key]).parameters
     for param in params:
         if param not in signature:
             raise ValueError(unknown_choice_message("parameter", param, signature, context=f" for init scheme {key!r}"))
@@ -107,6 +112,6 @@ def get(scheme: SchemeLike, **params: Any) -> Scheme:
     if missing:
         raise ValueError(f"init scheme {key!r} needs parameter {missing[0]!r}; e.g. get({key!r}, {missing[0]}=...)")
     try:
-        return _FACTORIES[key](**params)
+        return _ALL[key](**params)
     except ValueError as error:
         raise ValueError(f"init scheme {key!r}: {error}") from None

@@ -46,7 +46,8 @@ class PreparedWorkload:
         from initopt import init
 
         model = self.build()
-        init.initialize(model, weights=init.get(config.init), bias="zeros", seed=config.seed)
+        # a data-dependent scheme (lsuv) draws its batch of the training split from the config's seed
+        init.initialize_with_data(model, init.get(config.init), "zeros", data=self.train.x, seed=config.seed)
         return model
 
 
