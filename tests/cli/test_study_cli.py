@@ -39,6 +39,12 @@ def test_run_list_show_export(cli, spec_file, tmp_path):
     assert "cli-small" in run.stdout and str(tmp_path / "s.db") in run.stdout
     assert re.search(r"he_normal.*sgd", run.stdout) and "best lr" in run.stdout
     assert "12/12" in run.stderr  # the progress bar counted every configuration
+    assert f"Report: {tmp_path / 'cli-small-report.html'}" in run.stdout
+    assert "<!DOCTYPE html>" in (tmp_path / "cli-small-report.html").read_text()[:200]
+
+    report = cli("study", "report", "--db", "s.db", "--format", "markdown", "--out", "r/report.md")
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "r" / "report.md").is_file()
 
     listing = cli("study", "list", "--db", "s.db")
     assert listing.returncode == 0 and "cli-small" in listing.stdout and "12" in listing.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -25,8 +26,10 @@ def run(
     max_bundle: Annotated[int | None, typer.Option("--max-bundle", help="At most this many configurations per bundle.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run configurations that failed before again.")] = False,
+    report_path: Annotated[Path | None, typer.Option("--report", help="Where to write the HTML report (default STUDY-report.html).")] = None,
 ) -> None:
-    """Run (or resume) a study: finished configurations are skipped, interrupted ones re-run."""
+    """Run (or resume) a study: finished configurations are skipped, interrupted ones re-run; ends with the
+    ranked table and an HTML report."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -76,6 +79,16 @@ def run(
               f"{counts}. Results: {db.resolve()}", markup=False, highlight=False)
     if report.first_error:
         out.print(f"First error: {report.first_error} (run again with --retry-failed once fixed)", markup=False, highlight=False)
+    from initopt.report import write_report
+
+    default_name = re.sub(r"[^A-Za-z0-9._-]+", "_", report.study).strip("._") or "study"
+    html = write_report(db, study=report.study, out=report_path or Path(f"{default_name}-report.html"))
+    out.print(f"Report: {html.resolve()}", markup=False, highlight=False)
+
+
+from initopt.cli.report import report as _report  # noqa: E402  (a command of this group)
+
+app.command("report")(_report)
 
 
 @app.command("list")

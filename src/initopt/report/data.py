@@ -1,0 +1,313 @@
+"""The records a report is made of: what is read from the store, and what each section shows.
+
+Compute, then render: ``load_study`` reads a study into ``StudyData``; ``sections.build_report`` turns
+it into a ``Report`` of plain, frozen records (numbers and strings, no matplotlib, no HTML); the
+renderers (``plots``, ``html``, ``markdown``, ``text``) only draw them.
+
+A *candidate* is a point of the grid without its seed: init x optimizer variant x lr x weight decay.
+Its seeds are the repetitions over which means, spreads, intervals and tests are taken.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from initopt.study.store import ConfigRow, EpochRecord, RunRecord, Status
+from initopt.study.summary import LOWER_IS_BETTER, optimizer_label
+from initopt.report import stats
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """One study as the store holds it, with its configurations and every epoch of each."""
+
+    name: str
+    description: str
+    db: str
+    spec: dict[str, Any]
+    environment: dict[str, Any]
+    created: str
+    updated: str
+    metric: str  # the final validation metric the study ranks by, e.g. "accuracy"
+    lower_is_better: bool
+    configs: tuple[ConfigRow, ...]
+    epochs: Mapping[str, tuple[EpochRecord, ...]]  # config id -> its epochs, in order
+    runs: tuple[RunRecord, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(c.status is status for c in self.configs)
+
+    def inits(self) -> list[str]:
+        """Init labels in the spec's order (the store keeps configurations in grid order)."""
+        return list(dict.fromkeys(c.init for c in self.configs))
+
+    def optimizers(self) -> list[str]:
+        """Optimizer variant labels (``variant_label``) in the spec's order."""
+        return list(dict.fromkeys(variant_label(c) for c in self.configs))
+
+
+def load_study(db: str | Path, study: str | None = None) -> StudyData:
+    """Read ``study`` (or the only study in ``db``) with its configurations, epochs and runs."""
+    from initopt.study.export import resolve_study
+    from initopt.study.store import SQLiteStore
+
+    path = Path(db)
+    if not path.is_file():
+        raise ValueError(f"--db {db}: no such database file (run a study first, or pass --db)")
+    with SQLiteStore(path) as store:
+        try:
+            name = resolve_study(store, study)
+        except ValueError as exc:
+            raise ValueError(f"--study: {exc}" if study else str(exc)) from None
+        record = store.study(name)
+        configs = tuple(store.configs(name))
+        by_config: dict[str, list[EpochRecord]] = {}
+        for row in store.epochs(name):
+            by_config.setdefault(row.config_id, []).append(row)
+        runs = tuple(store.runs(name))
+    spec = record.spec or {}
+    metric = str((spec.get("train") or {}).get("metric") or "metric")
+    return StudyData(
+        name=record.name, description=str(spec.get("description") or ""), db=str(path), spec=spec,
+        environment=dict(record.environment or {}), created=record.created, updated=record.updated,
+        metric=metric, lower_is_better=metric in LOWER_IS_BETTER, configs=configs,
+        epochs={k: tuple(sorted(v, key=lambda e: e.epoch)) for k, v in by_config.items()}, runs=runs,
+    )
+
+
+def variant_label(row: ConfigRow) -> str:
+    """The optimizer without its lr and weight decay: ``sgd momentum=0.9``, ``adamw decay=independent``.
+
+    Learning rate and weight decay are the report's own axes (leaderboard columns, heatmaps), so the
+    label names every other hyperparameter that differs from PyTorch's default.
+    """
+    from initopt.study.spec import OPTIMIZER_DEFAULTS
+
+    default_wd = OPTIMIZER_DEFAULTS.get(row.optimizer, {}).get("weight_decay", row.weight_decay)
+    return optimizer_label(replace(row, hyper={**row.hyper, "weight_decay": default_wd}))
+
+
+# ---------------------------------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A grid point over its seeds: the final validation metric's mean, spread and 95% interval.
+
+    ``values`` are the final metrics of the seeds that finished (status done, finite value);
+    diverged and failed seeds are counted, not averaged in.
+    """
+
+    init: str
+    optimizer: str  # variant_label: family plus non-default hyperparameters other than lr and wd
+    family: str
+    lr: float
+    weight_decay: float
+    seeds: tuple[int, ...]
+    config_ids: tuple[str, ...]
+    values: tuple[float, ...]
+    val_losses: tuple[float, ...]
+    n_diverged: int
+    n_failed: int
+    n_unfinished: int  # pending or running: a study still in progress
+    diverged_epochs: tuple[int, ...]
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def key(self) -> tuple[str, str, float, float]:
+        return (self.init, self.optimizer, self.lr, self.weight_decay)
+
+    @property
+    def n_bad(self) -> int:
+        """Seeds that ended without a usable result (diverged or failed)."""
+        return self.n_diverged + self.n_failed
+
+    @property
+    def label(self) -> str:
+        return f"{self.init} + {self.optimizer}, lr={self.lr:g}, weight_decay={self.weight_decay:g}"
+
+    @property
+    def short_label(self) -> str:
+        return f"{self.init} + {self.optimizer} lr={self.lr:g}" + (f" wd={self.weight_decay:g}" if self.weight_decay else "")
+
+
+METRIC_RANGES = {"accuracy": (0.0, 1.0), "mse": (0.0, math.inf)}  # where a metric can lie; intervals are cut to it
+
+
+def make_candidates(configs: tuple[ConfigRow, ...], metric: str | None = None) -> list[Candidate]:
+    """Group configurations over seeds (first-seen order; ``rank`` sorts them).
+
+    The interval is Student's t over seeds, cut to the metric's range (``METRIC_RANGES``): with 2
+    seeds it is +-12.7 s/sqrt(2) and would otherwise say an accuracy might be 2.1.
+    """
+    floor, ceiling = METRIC_RANGES.get(metric or "", (-math.inf, math.inf))
+    groups: dict[tuple[str, str, float, float], list[ConfigRow]] = {}
+    for row in configs:
+        key = (row.init, variant_label(row), float(row.lr or 0.0), float(row.weight_decay or 0.0))
+        groups.setdefault(key, []).append(row)
+    out = []
+    for (init, variant, lr, wd), rows in groups.items():
+        rows = sorted(rows, key=lambda r: r.seed)
+        done = [r for r in rows if r.status is Status.DONE and r.val_metric is not None and math.isfinite(r.val_metric)]
+        values = tuple(float(r.val_metric) for r in done)
+        mean, std = stats.mean_std(values)
+        low, high = stats.t_interval(values)
+        low, high = (max(low, floor), min(high, ceiling)) if values and len(values) > 1 else (low, high)
+        out.append(Candidate(
+            init=init, optimizer=variant, family=rows[0].optimizer, lr=lr, weight_decay=wd,
+            seeds=tuple(r.seed for r in rows), config_ids=tuple(r.id for r in rows), values=values,
+            val_losses=tuple(stats.finite([r.val_loss for r in done])),
+            n_diverged=sum(r.status is Status.DIVERGED for r in rows), n_failed=sum(r.status is Status.FAILED for r in rows),
+            n_unfinished=sum(r.status in (Status.PENDING, Status.RUNNING) for r in rows),
+            diverged_epochs=tuple(r.diverged_epoch for r in rows if r.status is Status.DIVERGED and r.diverged_epoch is not None),
+            mean=mean, std=std, ci_low=low, ci_high=high,
+        ))
+    return out
+
+
+def rank_key(candidate: Candidate, lower_is_better: bool) -> tuple:
+    """Sort key, best first: a result at all, then fewest diverged or failed seeds, then the mean.
+
+    A candidate that lost a seed to divergence is ranked after every one that lost none: its mean is
+    over the seeds that survived, which flatters it. Ties in the mean go to the smaller lr (less risk).
+    """
+    has_result = not math.isnan(candidate.mean)
+    score = candidate.mean if has_result else 0.0
+    return (not has_result, candidate.n_bad, score if lower_is_better else -score, candidate.lr, candidate.weight_decay)
+
+
+def rank(candidates: list[Candidate], lower_is_better: bool) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: rank_key(c, lower_is_better))
+
+
+# ------------------------------------------------------------------------------------ section records
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The best candidate against another, by Welch's t-test over their seeds."""
+
+    other: Candidate
+    difference: float  # best.mean - other.mean, in metric units
+    t: float
+    df: float
+    p_value: float
+    told_apart: bool  # p < ALPHA: the difference is unlikely to be seed noise alone
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    best: Candidate | None
+    runner_up: Comparison | None
+    ties: tuple[Candidate, ...]  # every other candidate Welch's test cannot tell from the best
+    n_candidates: int
+    n_seeds: int
+    verdict: str  # one or two plain sentences a person can act on
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """A table of numbers drawn as coloured cells; NaN cells are blank ("no finished run")."""
+
+    title: str
+    row_label: str
+    col_label: str
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    values: tuple[tuple[float, ...], ...]
+    notes: tuple[tuple[str, ...], ...]  # text written in each cell
+    value_label: str  # the colour bar's label
+    higher_is_better: bool = True  # the colour map runs so that "better" is always the bright end
+    kind: str = "metric"  # "metric" or "fraction" (divergence: 0 to 1)
+    value_range: tuple[float, float] | None = None  # shared colour scale (heatmaps meant to be compared)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One candidate's loss per epoch: the mean over seeds and the band from the lowest to the highest."""
+
+    label: str
+    epochs: tuple[int, ...]
+    train_mean: tuple[float, ...]
+    train_low: tuple[float, ...]
+    train_high: tuple[float, ...]
+    val_mean: tuple[float, ...]
+    val_low: tuple[float, ...]
+    val_high: tuple[float, ...]
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class CurvePanel:
+    title: str
+    curves: tuple[Curve, ...]
+
+
+@dataclass(frozen=True)
+class SensitivityLine:
+    """Final metric against lr for one init under one optimizer (best weight decay at each lr)."""
+
+    init: str
+    lrs: tuple[float, ...]
+    means: tuple[float, ...]  # NaN where no seed finished
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+    diverged: tuple[int, ...]  # diverged seeds at each lr
+    seeds: tuple[int, ...]  # seeds tried at each lr
+
+
+@dataclass(frozen=True)
+class SensitivityPanel:
+    optimizer: str
+    lines: tuple[SensitivityLine, ...]
+
+
+@dataclass(frozen=True)
+class DivergedRun:
+    init: str
+    optimizer: str
+    lr: float
+    weight_decay: float
+    seed: int
+    epoch: int | None  # the epoch whose loss went non-finite
+    status: str  # "diverged" or "failed"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    total_config_seconds: float  # sum of every configuration's wall time (bundles overlap them)
+    study_seconds: float | None  # first run's start to last run's end, when both are known
+    runs: tuple[RunRecord, ...]
+    counts: tuple[tuple[str, int], ...]  # status -> configurations
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a renderer needs, computed once."""
+
+    study: StudyData
+    candidates: tuple[Candidate, ...]  # ranked, best first
+    recommendation: Recommendation
+    heatmap: Heatmap | None
+    lr_wd: tuple[Heatmap, ...]  # one per optimizer with a grid over both lr and weight decay
+    curves: tuple[CurvePanel, ...]
+    sensitivity: tuple[SensitivityPanel, ...]
+    divergence: Heatmap | None
+    diverged_runs: tuple[DivergedRun, ...]
+    importance: stats.ImportanceResult
+    importance_note: str
+    timing: Timing
+    notes: tuple[str, ...] = field(default_factory=tuple)  # warnings for the reader (unfinished runs, ...)
+
+    @property
+    def metric_title(self) -> str:
+        arrow = "lower is better" if self.study.lower_is_better else "higher is better"
+        return f"final validation {self.study.metric} ({arrow})"

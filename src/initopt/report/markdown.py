@@ -1,0 +1,136 @@
+"""The report as Markdown with its PNGs in a folder beside it, for pull requests and papers.
+
+``report.md`` links ``report_files/heatmap.png`` and so on, and ``report_leaderboard.csv`` holds
+every row of the leaderboard (the Markdown table shows the top ``MARKDOWN_ROWS``). User strings are
+escaped for Markdown and for the HTML that Markdown renderers pass through.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+from collections.abc import Sequence
+from pathlib import Path
+
+from initopt.report import fmt
+from initopt.report.data import Report
+from initopt.report.leaderboard import leaderboard_records
+from initopt.report.plots import Picture
+
+MARKDOWN_ROWS = 20  # leaderboard rows in the Markdown table; the CSV has them all
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # emphasis, code, links, table cells, strike-through
+_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+(?=[.)]))")  # a heading, quote or list item if it began a line
+
+
+def escape(value: object) -> str:
+    """Text that renders as itself in Markdown: HTML entities (so no tag survives), inline markup
+    characters backslashed, and a leading character that would start a block made literal."""
+    text = html.escape(str(value), quote=False).replace("\n", " ")
+    text = _INLINE_SPECIAL.sub(r"\\\1", text)
+    # "# x" becomes "\# x"; "1. x" becomes "1\. x" (a list marker is escaped at its punctuation)
+    return _LINE_START.sub(lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2)[0].isdigit() else "\\" + m.group(2)), text)
+
+
+def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str, csv_name: str) -> str:
+    """The Markdown text; ``files_dir`` is the pictures' folder relative to the ``.md`` file."""
+    study, rec = report.study, report.recommendation
+    by_section: dict[str, list[Picture]] = {}
+    for p in pictures:
+        by_section.setdefault(p.section, []).append(p)
+
+    def figures(section: str) -> list[str]:
+        return [f"![{escape(p.alt)}]({quote(files_dir)}/{quote(p.name)}.png)\n\n*{escape(p.caption)}*\n"
+                for p in by_section.get(section, [])]
+
+    counts = ", ".join(f"{n} {s}" for s, n in report.timing.counts)
+    lines = [f"# Study report: {escape(study.name)}", ""]
+    if study.description:
+        lines += [escape(study.description), ""]
+    lines += [f"{len(study.configs)} configurations ({counts}); ranked by {escape(report.metric_title)}.", ""]
+    lines += [f"> **Note:** {escape(note)}\n" for note in report.notes]
+
+    n = 0
+
+    def heading(title: str) -> str:
+        nonlocal n
+        n += 1
+        return f"## {n}. {title}\n"
+
+    lines.append(heading("Recommendation"))
+    if rec.best is not None:
+        b = rec.best
+        lines.append(f"**Use {escape(b.init)} with {escape(b.optimizer)}, lr = {b.lr:g}, weight_decay = {b.weight_decay:g}.**\n")
+    lines.append(escape(rec.verdict) + "\n")
+    if rec.runner_up is not None:
+        r = rec.runner_up
+        lines.append(f"Welch's two-sided t-test over seeds, best vs runner-up: difference {fmt.delta(r.difference, rec.best.mean)}, "
+                     f"p = {fmt.pvalue(r.p_value)} ({'told apart' if r.told_apart else 'not told apart'} at the 5% level). "
+                     f"The best is picked from {rec.n_candidates} candidates on the same runs, so its mean is optimistic.\n")
+
+    records = leaderboard_records(report)
+    lines.append(heading("Leaderboard"))
+    lines.append(f"Top {min(MARKDOWN_ROWS, len(records))} of {len(records)}, mean ± std and 95% CI over seeds; "
+                 f"all rows in [{escape(csv_name)}]({quote(csv_name)}).\n")
+    lines.append("| rank | init | optimizer | lr | weight decay | mean ± std | 95% CI | seeds | diverged |")
+    lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in records[:MARKDOWN_ROWS]:
+        lines.append(f"| {r['rank']} | {escape(r['init'])} | {escape(r['optimizer'])} | {r['lr']:g} | {r['weight_decay']:g} | "
+                     f"{fmt.pm(r['mean'], r['std'])} | {fmt.interval(r['ci_low'], r['ci_high'], r['mean'])} | "
+                     f"{r['seeds_finished']}/{r['seeds']} | {r['diverged'] + r['failed']} |")
+    lines.append("")
+
+    lines.append(heading("Init x optimizer"))
+    lines += figures("heatmap") or ["No configuration has a result yet.\n"]
+    lines.append(heading("Learning curves"))
+    lines += figures("curves") or ["No configuration has a result yet.\n"]
+    lines.append(heading("Learning-rate sensitivity"))
+    lines += figures("sensitivity")
+    if report.lr_wd:
+        lines.append(heading("Learning rate x weight decay"))
+        lines += figures("lr-wd")
+    lines.append(heading("Divergence"))
+    diverged = sum(r.status == "diverged" for r in report.diverged_runs)
+    lines.append(f"{diverged} runs diverged and {len(report.diverged_runs) - diverged} failed.\n")
+    lines += figures("divergence")
+    lines.append(heading("Importance"))
+    if report.importance.shares:
+        lines.append(f"Computed by {escape(report.importance.method)} (Hutter, Hoos & Leyton-Brown 2014) over "
+                     f"{escape(report.importance_note)}\n")
+        lines.append("| parameter | share of variance |\n|---|---:|")
+        lines += [f"| {escape(name)} | {share:.1%} |" for name, share in report.importance.shares]
+        lines.append("")
+        lines += figures("importance")
+    else:
+        lines.append(f"Not computed: {escape(report.importance.skipped or 'no data')}.\n")
+
+    lines.append(heading("Spec, environment and timing"))
+    t = report.timing
+    lines.append(f"Study wall time {fmt.seconds(t.study_seconds)}; sum of the configurations' recorded times "
+                 f"{fmt.seconds(t.total_config_seconds)}.\n")
+    if study.environment:
+        lines.append("| | |\n|---|---|")
+        lines += [f"| {escape(k)} | {escape(v)} |" for k, v in sorted(study.environment.items())]
+        lines.append("")
+    spec = fmt.compact_json(study.spec)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", spec)), default=0))  # CommonMark: longer than any run inside
+    lines += [f"{fence}json", spec, fence, ""]
+    return "\n".join(lines)
+
+
+def write_markdown(report: Report, pictures: Sequence[Picture], out: Path) -> Path:
+    """``out`` (.md), its pictures in ``<stem>_files/`` and ``<stem>_leaderboard.csv`` beside it."""
+    from initopt.report.leaderboard import to_csv
+
+    files = out.parent / f"{out.stem}_files"
+    files.mkdir(exist_ok=True)
+    names = {f"{p.name}.png" for p in pictures}
+    for stale in files.glob("*.png"):  # pictures of an earlier report that this one no longer has
+        if stale.name not in names:
+            stale.unlink()
+    for p in pictures:
+        (files / f"{p.name}.png").write_bytes(p.png)
+    csv_name = f"{out.stem}_leaderboard.csv"
+    (out.parent / csv_name).write_text(to_csv(leaderboard_records(report)), encoding="utf-8")
+    out.write_text(render_markdown(report, pictures, files.name, csv_name), encoding="utf-8")
+    return out

@@ -1,0 +1,367 @@
+"""Compute every section of a report from a study: ``build_report(StudyData) -> Report``.
+
+One function per section, each returning the plain records of ``data.py``. The order of inits and
+optimizers is the spec's (first seen in the grid), so every table and plot lists them alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import datetime
+
+from initopt.report import fmt, stats
+from initopt.report.data import (
+    Candidate,
+    Comparison,
+    Curve,
+    CurvePanel,
+    DivergedRun,
+    Heatmap,
+    Recommendation,
+    Report,
+    SensitivityLine,
+    SensitivityPanel,
+    StudyData,
+    Timing,
+    make_candidates,
+    rank,
+    rank_key,
+    variant_label,
+)
+from initopt.study.store import Status
+
+TOP_CURVES = 4  # candidates in the "top configurations" learning-curve panel
+
+
+def build_report(study: StudyData) -> Report:
+    candidates = rank(make_candidates(study.configs, study.metric), study.lower_is_better)
+    importance, importance_note = importance_section(study)
+    return Report(
+        study=study,
+        candidates=tuple(candidates),
+        recommendation=recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers())),
+        heatmap=init_optimizer_heatmap(candidates, study),
+        lr_wd=lr_wd_heatmaps(candidates, study),
+        curves=curve_panels(candidates, study),
+        sensitivity=sensitivity_panels(candidates, study),
+        divergence=divergence_heatmap(candidates, study),
+        diverged_runs=diverged_runs(study),
+        importance=importance,
+        importance_note=importance_note,
+        timing=timing(study),
+        notes=reader_notes(study),
+    )
+
+
+def _ordered(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _best(candidates: list[Candidate], lower_is_better: bool) -> Candidate | None:
+    return min(candidates, key=lambda c: rank_key(c, lower_is_better)) if candidates else None
+
+
+# ------------------------------------------------------------------------------------ recommendation
+
+
+def compare(best: Candidate, other: Candidate) -> Comparison:
+    test = stats.welch_t_test(best.values, other.values)
+    told_apart = math.isfinite(test.p_value) and test.p_value < stats.ALPHA
+    return Comparison(other, best.mean - other.mean, test.t, test.df, test.p_value, told_apart)
+
+
+def recommend(ranked: list[Candidate], metric: str, lower_is_better: bool,
+              orders: tuple[list[str], list[str]] | None = None) -> Recommendation:
+    """The best candidate, Welch's test against the runner-up, and every candidate it cannot beat.
+
+    ``orders``: the spec's order of inits and of optimizers, for the sentences that list them.
+    """
+    scored = [c for c in ranked if not math.isnan(c.mean)]
+    n_seeds = max((len(c.seeds) for c in ranked), default=0)
+    if not scored:
+        verdict = f"No configuration finished with a finite {metric}: nothing to recommend. See the divergence map."
+        return Recommendation(None, None, (), len(ranked), n_seeds, verdict)
+    best = scored[0]
+    head = (f"Use {best.label}: {metric} {fmt.pm(best.mean, best.std)} over {len(best.values)} seeds"
+            + (f", 95% CI {fmt.interval(best.ci_low, best.ci_high, best.mean)}." if len(best.values) > 1 else "."))
+    if best.n_bad:
+        head += f" Careful: {best.n_bad} of its {len(best.seeds)} seeds diverged or failed, and no configuration avoided that."
+    if len(scored) == 1:
+        return Recommendation(best, None, (), len(ranked), n_seeds, head + " It is the only configuration with a result.")
+    runner_up = compare(best, scored[1])
+    ties = tuple(c for c in scored[1:] if not c.n_bad and not compare(best, c).told_apart)
+    if len(best.values) < 2 or len(runner_up.other.values) < 2:
+        tail = (f" The runner-up is {runner_up.other.label} ({fmt.num(runner_up.other.mean)}); with fewer than 2 "
+                "finished seeds on a side no test is possible: add seeds to tell them apart.")
+    elif runner_up.told_apart:
+        tail = (f" It beats the runner-up, {runner_up.other.label} ({fmt.num(runner_up.other.mean)}), by "
+                f"{fmt.delta(runner_up.difference, best.mean)} (Welch's t-test over seeds, p = {fmt.pvalue(runner_up.p_value)}).")
+    else:
+        tail = (f" It cannot be told apart from the runner-up, {runner_up.other.label} ({fmt.num(runner_up.other.mean)}): "
+                f"the difference {fmt.delta(runner_up.difference, best.mean)} is within seed noise (Welch's t-test, "
+                f"p = {fmt.pvalue(runner_up.p_value)}). With {len(best.values)} seeds, {len(ties)} other configuration"
+                f"{'s' if len(ties) != 1 else ''} cannot be told apart from the best either; choose among them by cost or "
+                "by robustness to the learning rate, or add seeds." + _left_out(best, ties, ranked, orders))
+    return Recommendation(best, runner_up, ties, len(ranked), n_seeds, head + tail)
+
+
+def _left_out(best: Candidate, ties: tuple[Candidate, ...], ranked: list[Candidate], orders) -> str:
+    """What no tied configuration uses: the part of a tie a person can act on ("avoid zeros")."""
+    parts = []
+    for i, (what, attr) in enumerate((("initialization", "init"), ("optimizer", "optimizer"))):
+        tried = orders[i] if orders else _ordered(getattr(c, attr) for c in ranked)
+        kept = {getattr(c, attr) for c in (best, *ties)}
+        dropped = [v for v in tried if v not in kept]
+        if dropped and len(kept) > 1:
+            listed = dropped[0] if len(dropped) == 1 else f"{', '.join(dropped[:-1])} or {dropped[-1]}"
+            parts.append(f"{what} {listed}")
+    return f" None of them uses {' or '.join(parts)}." if parts else ""
+
+
+# ------------------------------------------------------------------------------------------ heatmaps
+
+
+def _cell_note(c: Candidate | None, with_wd: bool) -> str:
+    if c is None:
+        return ""
+    if math.isnan(c.mean):
+        return "all diverged" if c.n_diverged else "no result"
+    note = f"{fmt.num(c.mean, 3)}\nlr {c.lr:g}" + (f"\nwd {c.weight_decay:g}" if with_wd else "")
+    return note + (f"\n{c.n_bad}/{len(c.seeds)} div" if c.n_bad else "")
+
+
+def init_optimizer_heatmap(candidates: list[Candidate], study: StudyData) -> Heatmap | None:
+    """Rows: inits; columns: optimizers; each cell its best candidate over lr (and weight decay)."""
+    if not candidates:
+        return None
+    inits, optimizers = study.inits(), study.optimizers()
+    values, notes = [], []
+    for init in inits:
+        row_values, row_notes = [], []
+        for opt in optimizers:
+            cell = [c for c in candidates if c.init == init and c.optimizer == opt]
+            best = _best(cell, study.lower_is_better)
+            with_wd = len({c.weight_decay for c in cell}) > 1
+            row_values.append(best.mean if best else math.nan)
+            row_notes.append(_cell_note(best, with_wd))
+        values.append(tuple(row_values))
+        notes.append(tuple(row_notes))
+    return Heatmap(
+        title=f"Best {study.metric} over learning rates, per init x optimizer (mean over seeds)",
+        row_label="initialization", col_label="optimizer", rows=tuple(inits), cols=tuple(optimizers),
+        values=tuple(values), notes=tuple(notes), value_label=f"final val {study.metric}",
+        higher_is_better=not study.lower_is_better,
+    )
+
+
+def lr_wd_heatmaps(candidates: list[Candidate], study: StudyData) -> tuple[Heatmap, ...]:
+    """One heatmap per optimizer tried on a grid of at least 2 lrs x 2 weight decays.
+
+    The picture of Loshchilov & Hutter (2019, "Decoupled Weight Decay Regularization", Figure 2):
+    with L2 in Adam the good region runs along a diagonal (the best decay moves with the lr); with
+    decoupled decay it is closer to a rectangle (the two can be tuned separately).
+    """
+    out = []
+    for opt in study.optimizers():
+        mine = [c for c in candidates if c.optimizer == opt]
+        lrs, wds = sorted({c.lr for c in mine}), sorted({c.weight_decay for c in mine})
+        if len(lrs) < 2 or len(wds) < 2:
+            continue
+        several_inits = len({c.init for c in mine}) > 1
+        values, notes = [], []
+        for wd in reversed(wds):  # largest decay on top, as in the paper's figure
+            cells = [_best([c for c in mine if c.lr == lr and c.weight_decay == wd], study.lower_is_better) for lr in lrs]
+            values.append(tuple(c.mean if c else math.nan for c in cells))
+            notes.append(tuple(_fmt_lr_wd_cell(c, several_inits) for c in cells))
+        out.append(Heatmap(
+            title=f"{opt}: final val {study.metric}, lr x weight decay" + (" (best init per cell)" if several_inits else ""),
+            row_label="weight_decay", col_label="learning rate", rows=tuple(f"{w:g}" for w in reversed(wds)),
+            cols=tuple(f"{lr:g}" for lr in lrs), values=tuple(values), notes=tuple(notes),
+            value_label=f"final val {study.metric}", higher_is_better=not study.lower_is_better,
+        ))
+    finite = [v for h in out for row in h.values for v in row if math.isfinite(v)]
+    if len(out) > 1 and finite:  # one colour scale, so the panels compare at a glance
+        out = [replace(h, value_range=(min(finite), max(finite))) for h in out]
+    return tuple(out)
+
+
+def _fmt_lr_wd_cell(c: Candidate | None, with_init: bool) -> str:
+    if c is None:
+        return ""
+    if math.isnan(c.mean):
+        return "div" if c.n_diverged else "-"
+    return fmt.num(c.mean, 3) + (f"\n{c.init}" if with_init else "") + (f"\n{c.n_bad} div" if c.n_bad else "")
+
+
+def divergence_heatmap(candidates: list[Candidate], study: StudyData) -> Heatmap | None:
+    """Share of seeds that diverged (or failed) per init x optimizer (x weight decay) and lr.
+
+    Each cell says ``k/n`` and, when some diverged, ``e<E>``: the earliest epoch whose loss was
+    non-finite. Shown even when nothing diverged: an all-zero map is a result.
+    """
+    if not candidates:
+        return None
+    several_wd = any(len({c.weight_decay for c in candidates if c.optimizer == o}) > 1 for o in {c.optimizer for c in candidates})
+    def row_of(c: Candidate) -> str:
+        return f"{c.init} + {c.optimizer}" + (f", wd {c.weight_decay:g}" if several_wd else "")
+
+    order = {(init, opt): i for i, (init, opt) in enumerate((i, o) for i in study.inits() for o in study.optimizers())}
+    rows = _ordered(row_of(c) for c in sorted(candidates, key=lambda c: (order.get((c.init, c.optimizer), 0), c.weight_decay)))
+    lrs = sorted({c.lr for c in candidates})
+    by_cell = {(row_of(c), c.lr): c for c in candidates}
+    values, notes = [], []
+    for row in rows:
+        row_values, row_notes = [], []
+        for lr in lrs:
+            c = by_cell.get((row, lr))
+            if c is None:
+                row_values.append(math.nan)
+                row_notes.append("")
+                continue
+            row_values.append(c.n_bad / len(c.seeds))
+            note = f"{c.n_bad}/{len(c.seeds)}"
+            if c.diverged_epochs:
+                note += f"\ne{min(c.diverged_epochs)}"
+            if c.n_failed:
+                note += f"\n{c.n_failed} failed"
+            row_notes.append(note)
+        values.append(tuple(row_values))
+        notes.append(tuple(row_notes))
+    any_bad = any(c.n_bad for c in candidates)
+    return Heatmap(
+        title=("Divergence: seeds whose loss went non-finite (cell: diverged/seeds, eN = first epoch)" if any_bad
+               else "Divergence: no configuration diverged (cell: diverged/seeds)"),
+        row_label="init + optimizer", col_label="learning rate", rows=tuple(rows), cols=tuple(f"{lr:g}" for lr in lrs),
+        values=tuple(values), notes=tuple(notes), value_label="share of seeds diverged", higher_is_better=False,
+        kind="fraction",
+    )
+
+
+def diverged_runs(study: StudyData) -> tuple[DivergedRun, ...]:
+    bad = [c for c in study.configs if c.status in (Status.DIVERGED, Status.FAILED)]
+    return tuple(
+        DivergedRun(c.init, variant_label(c), float(c.lr or 0.0), float(c.weight_decay or 0.0), c.seed,
+                    c.diverged_epoch, c.status.value, (c.error or None) and c.error.splitlines()[0])
+        for c in bad
+    )
+
+
+# ------------------------------------------------------------------------------------------ curves
+
+
+def make_curve(c: Candidate, study: StudyData, label: str | None = None) -> Curve:
+    """Mean and min..max over seeds of train and validation loss at each epoch.
+
+    A seed that diverged stops contributing at its non-finite epoch; an epoch where no seed has a
+    finite loss is NaN (a gap in the line).
+    """
+    per_seed = [study.epochs.get(i, ()) for i in c.config_ids]
+    epochs = sorted({e.epoch for rows in per_seed for e in rows})
+    series: dict[str, list[list[float]]] = {"train": [], "val": []}
+    for epoch in epochs:
+        train = stats.finite([e.train_loss for rows in per_seed for e in rows if e.epoch == epoch])
+        val = stats.finite([e.val_loss for rows in per_seed for e in rows if e.epoch == epoch])
+        for key, vals in (("train", train), ("val", val)):
+            series[key].append([sum(vals) / len(vals), min(vals), max(vals)] if vals else [math.nan] * 3)
+    cols = {k: tuple(zip(*v)) if v else ((), (), ()) for k, v in series.items()}
+    return Curve(label or c.short_label, tuple(epochs), *cols["train"], *cols["val"], n_seeds=len(c.seeds))
+
+
+def curve_panels(ranked: list[Candidate], study: StudyData) -> tuple[CurvePanel, ...]:
+    """Top candidates; and each init with its best optimizer (the heatmap's row winners)."""
+    scored = [c for c in ranked if not math.isnan(c.mean)]
+    if not scored:
+        return ()
+    top = CurvePanel(f"Top {min(TOP_CURVES, len(scored))} configurations", tuple(make_curve(c, study) for c in scored[:TOP_CURVES]))
+    per_init = []
+    for init in study.inits():
+        best = _best([c for c in ranked if c.init == init], study.lower_is_better)
+        if best is not None:
+            per_init.append(make_curve(best, study, label=best.short_label))
+    return (top, CurvePanel("Each initialization with its best optimizer and lr", tuple(per_init)))
+
+
+# ------------------------------------------------------------------------------------- sensitivity
+
+
+def sensitivity_panels(candidates: list[Candidate], study: StudyData) -> tuple[SensitivityPanel, ...]:
+    """Per optimizer, per init: the final metric at each lr (best weight decay there), with its CI."""
+    lower_is_better = study.lower_is_better
+    panels = []
+    for opt in study.optimizers():
+        lines = []
+        for init in study.inits():
+            mine = [c for c in candidates if c.optimizer == opt and c.init == init]
+            if not mine:
+                continue
+            lrs = sorted({c.lr for c in mine})
+            best = [_best([c for c in mine if c.lr == lr], lower_is_better) for lr in lrs]
+            lines.append(SensitivityLine(
+                init, tuple(lrs), tuple(c.mean for c in best), tuple(c.ci_low for c in best),
+                tuple(c.ci_high for c in best), tuple(c.n_diverged for c in best), tuple(len(c.seeds) for c in best),
+            ))
+        panels.append(SensitivityPanel(opt, tuple(lines)))
+    return tuple(panels)
+
+
+# -------------------------------------------------------------------------------------- importance
+
+IMPORTANCE_PARAMS = ("init", "optimizer", "lr", "weight_decay")
+
+
+def importance_section(study: StudyData) -> tuple[stats.ImportanceResult, str]:
+    """fANOVA over every finished run; diverged runs scored at the worst value any run reached.
+
+    Leaving diverged runs out would hide the largest effect of the learning rate (too large a rate
+    does not train at all), so they count as the worst final metric of the study. Failed runs (a
+    crash, not an outcome of the settings) are left out.
+    """
+    done = [c for c in study.configs if c.status is Status.DONE and c.val_metric is not None and math.isfinite(c.val_metric)]
+    diverged = [c for c in study.configs if c.status is Status.DIVERGED]
+    if not done:
+        return stats.fanova_importance([], []), "No run finished with a finite metric."
+    worst = (max if study.lower_is_better else min)(c.val_metric for c in done)
+    rows = [(c, float(c.val_metric)) for c in done] + [(c, worst) for c in diverged]
+    trials = [{"init": c.init, "optimizer": variant_label(c), "lr": float(c.lr or 0.0), "weight_decay": float(c.weight_decay or 0.0)}
+              for c, _ in rows]
+    result = stats.fanova_importance(trials, [v for _, v in rows])
+    note = f"{len(done)} finished runs"
+    if diverged:
+        note += f" and {len(diverged)} diverged runs, scored at the worst final {study.metric} reached ({fmt.num(worst)})"
+    note += ". Parameters with a single value in the study are left out."
+    return result, note
+
+
+# ------------------------------------------------------------------------------- timing and notes
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def timing(study: StudyData) -> Timing:
+    starts = [t for t in (_parse_time(r.started) for r in study.runs) if t]
+    ends = [t for t in (_parse_time(r.finished) for r in study.runs) if t]
+    span = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+    total = sum(c.wall_seconds or 0.0 for c in study.configs)
+    counts = tuple((s.value, study.count(s)) for s in Status if study.count(s))
+    return Timing(total, span, study.runs, counts)
+
+
+def reader_notes(study: StudyData) -> tuple[str, ...]:
+    notes = []
+    unfinished = study.count(Status.PENDING) + study.count(Status.RUNNING)
+    if unfinished:
+        notes.append(f"{unfinished} of {len(study.configs)} configurations have not finished: the study is in progress "
+                     "or was interrupted (run it again to resume). They are left out of every number below.")
+    if study.count(Status.FAILED):
+        failed = study.count(Status.FAILED)
+        notes.append(f"{failed} configuration{'s' if failed != 1 else ''} failed with an error (see the divergence section).")
+    seeds = {c.seed for c in study.configs}
+    if len(seeds) < 2:
+        notes.append("One seed per configuration: no spread, interval or test is possible. Add seeds to the grid.")
+    return tuple(notes)
