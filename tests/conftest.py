@@ -1,5 +1,11 @@
 """Shared fixtures. Tiny models run fastest on one thread, and the suite must not fight itself for cores."""
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -13,3 +19,39 @@ def xor_data():
     x = torch.randn(512, 8, generator=g)
     y = (x[:, 0] * x[:, 1] > 0).float()
     return x, y
+
+
+def _initopt_command() -> list[str]:
+    """The installed console script when there is one (as users run it), else ``python -m initopt``."""
+    script = Path(sys.executable).parent / "initopt"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("initopt")
+    return [found] if found else [sys.executable, "-m", "initopt"]
+
+
+def _cli_environment() -> dict[str, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
+    env.pop("INITOPT_DEBUG", None)
+    return env
+
+
+@pytest.fixture
+def initopt_command() -> list[str]:
+    return _initopt_command()
+
+
+@pytest.fixture
+def cli_environment() -> dict[str, str]:
+    return _cli_environment()
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run ``initopt ARGS...`` in a real subprocess, in ``tmp_path``."""
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([*_initopt_command(), *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
+                              env=_cli_environment())
+
+    return run

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,26 +10,11 @@ import pytest
 from initopt.cli.doctor import doctor
 
 
-def initopt_command() -> list[str]:
-    """The installed console script when there is one (as users run it), else ``python -m initopt``."""
-    script = Path(sys.executable).parent / "initopt"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("initopt")
-    return [found] if found else [sys.executable, "-m", "initopt"]
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
-    env.pop("INITOPT_DEBUG", None)
-    return subprocess.run([*initopt_command(), "doctor", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
-
-
 SMALL = ("--depth", "30", "--width", "64", "--batch-size", "128")
 
 
-def test_healthy_he_model_prints_the_table_and_the_verdict(tmp_path):
-    result = run(*SMALL, cwd=tmp_path)
+def test_healthy_he_model_prints_the_table_and_the_verdict(cli, tmp_path):
+    result = cli("doctor", *SMALL)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "init doctor: healthy (31 layers, batch 128" in out and "backward: loss bce" in out
@@ -55,8 +36,8 @@ def test_vanishing_model_gets_a_concrete_suggestion(capsys):
     ), out
 
 
-def test_plot_draws_every_default_scheme_and_the_chosen_one(tmp_path):
-    result = run("--depth", "30", "--width", "32", "--batch-size", "32", "--init", "lsuv", "--plot", "depth.png", cwd=tmp_path)
+def test_plot_draws_every_default_scheme_and_the_chosen_one(cli, tmp_path):
+    result = cli("doctor", "--depth", "30", "--width", "32", "--batch-size", "32", "--init", "lsuv", "--plot", "depth.png")
     assert result.returncode == 0, result.stderr
     png = (tmp_path / "depth.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -75,8 +56,8 @@ def test_plot_draws_every_default_scheme_and_the_chosen_one(tmp_path):
         (["--plot", "depth.txt"], "--plot: 'depth.txt' must end in .png, .svg, .pdf"),
     ],
 )
-def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path, args, needle):
-    result = run(*args, cwd=tmp_path)
+def test_bad_input_is_one_line_on_stderr_and_exit_2(cli, args, needle):
+    result = cli("doctor", *args)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

@@ -1,12 +1,12 @@
 """A study killed with SIGKILL mid-run and started again ends with every configuration exactly once."""
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+import pytest
 
 SPEC = """
 name = "killme"
@@ -26,11 +26,13 @@ momentum = [0.0, 0.9]
 N_CONFIGS = 2 * 2 * 3 * 2
 
 
-def initopt(*args, **kwargs):
-    script = Path(sys.executable).parent / "initopt"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "initopt"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kwargs)
+@pytest.fixture
+def initopt(initopt_command, cli_environment):
+    def start(*args, **kwargs):
+        return subprocess.Popen([*initopt_command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=cli_environment, **kwargs)
+
+    return start
 
 
 def finished(db: Path) -> dict[str, str]:
@@ -43,7 +45,7 @@ def finished(db: Path) -> dict[str, str]:
         return {}
 
 
-def test_sigkill_mid_study_then_resume(tmp_path):
+def test_sigkill_mid_study_then_resume(tmp_path, initopt):
     spec, db = tmp_path / "kill.toml", tmp_path / "kill.db"
     spec.write_text(SPEC)
     process = initopt("study", "run", str(spec), "--db", str(db), "--max-bundle", "3", cwd=tmp_path)

@@ -1,7 +1,6 @@
 """run_study with a real SQLite file: storing, resuming, failures, export."""
 
 import json
-import math
 import sqlite3
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from initopt.study import load, run_study
 from initopt.study.export import to_csv, to_json
 from initopt.study.runner import ProgressEvents
-from initopt.study.store import SQLiteStore, Status
+from initopt.study.store import SQLiteStore
 
 EXPORT_COLUMNS = ["id", "init", "optimizer", "lr", "weight_decay", "seed", "status", "epochs_run", "train_loss", "val_loss", "val_metric"]
 

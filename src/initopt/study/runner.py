@@ -7,7 +7,6 @@ store discards first. A failure inside one bundle marks its configurations faile
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from collections.abc import Callable, Mapping
