@@ -143,3 +143,16 @@ def test_integer_inputs_and_zero_embeddings():
     diagnosis = diagnose(model, torch.randint(1, 50, (8, 12)))
     assert diagnosis.input_std is None
     assert diagnosis.verdict is Verdict.SYMMETRIC
+
+
+def test_an_embedding_is_not_judged_by_unit_symmetry_or_fan_targets():
+    from initopt.doctor import Verdict, diagnose
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(100, 8), nn.Flatten(), nn.Linear(8 * 4, 1))
+    nn.init.zeros_(model[0].weight)  # most rows unseen by the batch: identical zero rows and zero gradients
+    tokens = torch.randint(0, 10, (16, 4))
+    diagnosis = diagnose(model, tokens, torch.rand(16, 1), "mse")
+    embedding = diagnosis.layers[0]
+    assert embedding.verdict != Verdict.SYMMETRIC
+    assert embedding.layer.weight.symmetry is None and embedding.layer.weight.he_std is None

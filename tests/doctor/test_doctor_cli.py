@@ -54,6 +54,8 @@ def test_plot_draws_every_default_scheme_and_the_chosen_one(cli, tmp_path):
     [
         (["--init", "he_norml"], "--init: unknown init scheme 'he_norml'; did you mean 'he_normal'?"),
         (["--plot", "depth.txt"], "--plot: 'depth.txt' must end in .png, .svg, .pdf"),
+        (["--dataset", "digits", "--depth", "3", "--loss", "mse"], "--loss: 'mse' does not fit this multiclass task"),
+        (["--dataset", "digits", "--depth", "3", "--loss", "bce"], "--loss: 'bce' does not fit this multiclass task"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(cli, args, needle):

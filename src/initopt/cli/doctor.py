@@ -90,7 +90,7 @@ def doctor(
     from initopt import init as inits
     from initopt.doctor import diagnose
     from initopt.models import build_model
-    from initopt.training import get_loss
+    from initopt.training.objective import ObjectiveError, check_objective
 
     try:
         scheme = inits.get(scheme_spec)
@@ -102,10 +102,6 @@ def doctor(
         raise ValueError(f"--dataset: {exc}") from None
     info = train.info
     loss_name = loss or info.default_loss
-    try:
-        get_loss(loss_name)
-    except ValueError as exc:
-        raise ValueError(f"--loss: {exc}") from None
 
     def build() -> torch.nn.Module:
         try:
@@ -119,9 +115,15 @@ def doctor(
     net = build()
     try:
         with torch.no_grad():
-            net(x[:2])
+            output = net(x[:2])
     except Exception as exc:  # a model that cannot take this dataset's inputs
         raise ValueError(f"--model: {model!r} fails on {info.name} inputs of shape {tuple(x.shape[1:])}: {exc}") from None
+    try:
+        loss_name, _ = check_objective(loss_name, info.default_metric, info.task, output, y[:2])
+    except ObjectiveError as exc:
+        raise ValueError(f"--{exc.field}: {exc}") from None
+    if plot is not None:
+        _check_writable(plot)
     inits.initialize_with_data(net, scheme, "zeros", data=train.x, seed=seed)
     diagnosis = diagnose(net, x, y, loss_name, seed=seed)
 
@@ -132,6 +134,15 @@ def doctor(
         print(f"suggestion: {line}")
     if plot is not None:
         _plot(build, x, y, loss_name, scheme.spec(), train.x, seed, plot, title=_title(model, options, info.name, len(x)))
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before the work, not after it: ``--plot`` must name a file that can be written."""
+    import os
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--plot: cannot write {path}")
 
 
 def _title(model: str, options: dict[str, Any], dataset: str, batch: int) -> str:
@@ -153,7 +164,10 @@ def _plot(build, x, y, loss: str, spec: dict[str, Any], data, seed: int, path: P
     if spec not in schemes:
         schemes.append(spec)
     profiles = depth_profiles(build, x, y, loss, schemes=schemes, data=data, seed=seed)
-    render_depth_plot(profiles, path, title=title)
+    try:
+        render_depth_plot(profiles, path, title=title)
+    except OSError as exc:
+        raise ValueError(f"--plot {path}: {exc.strerror or exc}") from None
     print(f"wrote {path}: activation and gradient std against depth for {len(profiles)} schemes")
     for profile in profiles:
         print(f"  {profile.scheme}: {profile.verdict}")

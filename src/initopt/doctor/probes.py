@@ -288,7 +288,8 @@ def _weight_probe(module: nn.Module, grads: dict[int, torch.Tensor | None], back
     pname, weight, bias = found
     stats = signal_stats(weight)
     grad_w, grad_b = grads.get(id(weight)), None if bias is None else grads.get(id(bias))
-    matrix = weight.dim() >= 2
+    # an Embedding's rows are tokens, not units: no fan targets, no symmetry (unseen tokens share zero gradients)
+    matrix = weight.dim() >= 2 and not isinstance(module, nn.Embedding)
     fan_in = fan_out = None
     symmetry = kept = None
     if matrix:

@@ -47,15 +47,18 @@ def save_report(report, out: str | Path | None = None, format: str = "html") -> 
     from initopt.report.plots import pictures
 
     images = pictures(report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if format == "html":
-        from initopt.report.html import render_html
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if format == "html":
+            from initopt.report.html import render_html
 
-        path.write_text(render_html(report, images), encoding="utf-8")
-    else:
-        from initopt.report.markdown import write_markdown
+            path.write_text(render_html(report, images), encoding="utf-8")
+        else:
+            from initopt.report.markdown import write_markdown
 
-        write_markdown(report, images, path)
+            write_markdown(report, images, path)
+    except OSError as exc:  # a read-only folder, a full disk: name the option, keep the message short
+        raise ValueError(f"--out {path}: {exc.strerror or exc}") from None
     return path
 
 

@@ -118,6 +118,10 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
     return "\n".join(lines)
 
 
+# the names ``plots.pictures`` gives its pictures
+REPORT_PICTURE = re.compile(r"heatmap|curves-[a-z0-9-]+|lr-sensitivity|lr-wd-\d+|divergence|importance")
+
+
 def write_markdown(report: Report, pictures: Sequence[Picture], out: Path) -> Path:
     """``out`` (.md), its pictures in ``<stem>_files/`` and ``<stem>_leaderboard.csv`` beside it."""
     from initopt.report.leaderboard import to_csv
@@ -125,8 +129,8 @@ def write_markdown(report: Report, pictures: Sequence[Picture], out: Path) -> Pa
     files = out.parent / f"{out.stem}_files"
     files.mkdir(exist_ok=True)
     names = {f"{p.name}.png" for p in pictures}
-    for stale in files.glob("*.png"):  # pictures of an earlier report that this one no longer has
-        if stale.name not in names:
+    for stale in files.glob("*.png"):  # pictures of an earlier report that this one no longer has;
+        if stale.name not in names and REPORT_PICTURE.fullmatch(stale.stem):  # never a file of the user's
             stale.unlink()
     for p in pictures:
         (files / f"{p.name}.png").write_bytes(p.png)

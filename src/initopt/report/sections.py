@@ -90,10 +90,14 @@ def recommend(ranked: list[Candidate], metric: str, lower_is_better: bool,
     if len(scored) == 1:
         return Recommendation(best, None, (), len(ranked), n_seeds, head + " It is the only configuration with a result.")
     runner_up = compare(best, scored[1])
-    ties = tuple(c for c in scored[1:] if not c.n_bad and not compare(best, c).told_apart)
+    # a tie needs a test that ran and could not separate them; untestable pairs are no evidence either way
+    ties = tuple(c for c in scored[1:] if not c.n_bad and math.isfinite((test := compare(best, c)).p_value) and not test.told_apart)
     if len(best.values) < 2 or len(runner_up.other.values) < 2:
         tail = (f" The runner-up is {runner_up.other.label} ({fmt.num(runner_up.other.mean)}); with fewer than 2 "
                 "finished seeds on a side no test is possible: add seeds to tell them apart.")
+    elif math.isnan(runner_up.p_value):
+        tail = (f" The runner-up is {runner_up.other.label} ({fmt.num(runner_up.other.mean)}); neither varies across its "
+                "seeds, so there is no estimate of seed noise and no test: add seeds to tell them apart.")
     elif runner_up.told_apart:
         tail = (f" It beats the runner-up, {runner_up.other.label} ({fmt.num(runner_up.other.mean)}), by "
                 f"{fmt.delta(runner_up.difference, best.mean)} (Welch's t-test over seeds, p = {fmt.pvalue(runner_up.p_value)}).")

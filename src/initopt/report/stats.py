@@ -68,17 +68,16 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> WelchResult:
 
     ``t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b)``, with the Welch-Satterthwaite degrees of
     freedom ``df = (v_a + v_b)^2 / (v_a^2/(n_a-1) + v_b^2/(n_b-1))``, ``v = s^2/n``. Equals
-    ``scipy.stats.ttest_ind(a, b, equal_var=False)`` (the tests check it), and says what SciPy leaves
-    as NaN when both samples have no spread: identical means cannot be told apart (p = 1), different
-    ones can (p = 0). Needs two values on each side; otherwise every field is NaN.
+    ``scipy.stats.ttest_ind(a, b, equal_var=False)`` (the tests check it). When neither sample varies
+    (common with accuracies on a small validation set) there is no estimate of the noise, so no test:
+    every field is NaN, as with fewer than two values on a side.
     """
     if len(a) < 2 or len(b) < 2:
         return WelchResult(math.nan, math.nan, math.nan)
     (mean_a, std_a), (mean_b, std_b) = mean_std(a), mean_std(b)
     var_a, var_b = std_a**2 / len(a), std_b**2 / len(b)
-    if var_a + var_b == 0:
-        same = mean_a == mean_b
-        return WelchResult(0.0 if same else math.copysign(math.inf, mean_a - mean_b), math.nan, 1.0 if same else 0.0)
+    if var_a + var_b == 0:  # no spread on either side: the data cannot say how large seed noise is
+        return WelchResult(math.nan, math.nan, math.nan)
     t = (mean_a - mean_b) / math.sqrt(var_a + var_b)
     df = (var_a + var_b) ** 2 / (var_a**2 / (len(a) - 1) + var_b**2 / (len(b) - 1))
     from scipy.stats import t as student
