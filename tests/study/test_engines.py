@@ -130,3 +130,17 @@ def test_lsuv_is_a_study_scheme_and_both_engines_start_from_the_same_weights(sma
     for a, b in zip(first.parameters(), again.parameters()):
         assert torch.equal(a, b)  # the LSUV batch is drawn from the configuration's seed
     assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))
+
+
+def test_divergence_checked_once_per_epoch_records_the_same_results(small_spec):
+    """The GPU's sync-free mode, run on the CPU: same statuses, diverged epochs and healthy curves."""
+    small_spec["grid"] = {"init": [{"name": "gaussian", "std": 1.0}, "he_normal"], "seeds": [0, 1],
+                          "optimizer": [{"name": "sgd", "lr": [0.01, 1e4]}, {"name": "adam", "lr": [1e-3, 50.0]}]}
+    workload = prepare(parse_spec(small_spec))
+    configs = list(plan_bundles(workload.spec.configs(), per_config_bytes=1, budget_bytes=1 << 40)[0].configs)
+    each_step = collect(train_bundle, workload, configs, check_each_step=True)
+    per_epoch = collect(train_bundle, workload, configs, check_each_step=False)
+    assert any(r.status == Status.DIVERGED for r in each_step[1].values())
+    assert_same_runs(each_step, per_epoch, rel=1e-6)
+    for cid, result in each_step[1].items():
+        assert per_epoch[1][cid].diverged_epoch == result.diverged_epoch

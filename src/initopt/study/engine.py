@@ -31,6 +31,7 @@ def train_bundle(
     *,
     device: torch.device | str = "cpu",
     optimizer_path: str = "fast",
+    check_each_step: bool | None = None,
     on_epoch: Callable[[list[EpochRecord]], None] = lambda rows: None,
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
     on_steps: Callable[[int], None] = lambda config_steps: None,
@@ -38,7 +39,9 @@ def train_bundle(
     """Train ``configs`` as one bundle; returns one result per config, in order.
 
     ``configs`` must be ordered as ``plan_bundles`` orders them: the SGD family, then the Adam family,
-    equal hyperparameters adjacent within each.
+    equal hyperparameters adjacent within each. ``check_each_step`` (default: on the CPU) looks for
+    non-finite losses after every step; otherwise once per epoch, without a per-step host sync (the
+    GPU's default), with the same recorded results.
     """""
     from initopt.optim.batched import BatchedOptimizer
 
@@ -64,6 +67,17 @@ def train_bundle(
     diverged_epoch: list[int | None] = [None] * k
     history: list[list[EpochRecord]] = [[] for _ in range(k)]
 
+    if check_each_step is None:
+        check_each_step = device.type == "cpu"
+
+    def freeze(newly: torch.Tensor, epoch: int) -> bool:
+        """Record ``newly`` as diverged at ``epoch`` and leave them out of every later update."""
+        for i in newly.nonzero().flatten().tolist():
+            diverged_epoch[i] = epoch
+        active.logical_and_(~newly)
+        optimizer.freeze(newly)
+        return False  # not all active any more
+
     for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
         orders = {seed: torch.randperm(n, generator=rng) for seed, rng in order_rngs.items()}
@@ -78,15 +92,12 @@ def train_bundle(
             yb = y.index_select(0, rows).view(k, m, *y.shape[1:])
             output = model.forward(xb)
             losses = loss_fn(output, yb)
-            newly = active & ~torch.isfinite(losses)
-            if bool(newly.any()):
-                for i in newly.nonzero().flatten().tolist():
-                    diverged_epoch[i] = epoch
-                active &= ~newly
-                all_active = False
-                optimizer.freeze(newly)
-                if not bool(active.any()):
-                    break
+            if check_each_step:
+                newly = active & ~torch.isfinite(losses)
+                if bool(newly.any()):  # a host sync: free on the CPU
+                    all_active = freeze(newly, epoch)
+                    if not bool(active.any()):
+                        break
             # the sum over configurations leaves each configuration its own gradient
             total = (losses if all_active else torch.where(active, losses, torch.zeros_like(losses))).sum()
             grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
@@ -94,6 +105,12 @@ def train_bundle(
             with torch.no_grad():
                 loss_sum.add_(losses.detach(), alpha=m)
                 metric_sum.add_(metric_fn(output.detach(), yb), alpha=m)
+        if not check_each_step:
+            # once per epoch: a configuration whose loss went non-finite at any step has a non-finite
+            # sum; it trained on (NaN in its own rows only, every operation is per configuration)
+            newly = active & ~torch.isfinite(loss_sum)
+            if bool(newly.any()):
+                all_active = freeze(newly, epoch)
         val_loss, val_metric = _evaluate(model, x_val, y_val, loss_fn, metric_fn)
         seconds = time.perf_counter() - epoch_started
         rows = []
