@@ -10,7 +10,7 @@ import torch
 import initopt.optim as optim
 
 PAIRS = [(torch.optim.SGD, optim.SGD), (torch.optim.Adam, optim.Adam), (torch.optim.AdamW, optim.AdamW)]
-ADDED = {"decay"}  # keyword-only arguments we add after torch's
+ADDED = {"decay", "state_dtype", "kahan_sum"}  # keyword-only arguments we add after torch's
 
 
 @pytest.mark.parametrize(("torch_cls", "our_cls"), PAIRS, ids=lambda c: c.__name__)

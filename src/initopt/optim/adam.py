@@ -30,10 +30,14 @@ from .optimizer import (
     check_beta,
     check_choice,
     check_nonnegative,
+    check_state_dtype,
     choose_path,
     device_tensor,
     is_host_scalar,
     item,
+    kahan_for,
+    low_precision_state,
+    present,
     to_scalar,
     view_as_real,
 )
@@ -172,6 +176,12 @@ class Adam(BaseOptimizer):
         decay: with decoupled decay, ``"coupled"`` (PyTorch: strength :math:`\gamma_t\lambda`) or
             ``"independent"`` (strength :math:`\lambda\gamma_t/\gamma_0`); see
             :mod:`initopt.optim.decay`.
+        state_dtype: dtype of ``exp_avg``/``exp_avg_sq`` (default None: the parameter's), e.g.
+            ``torch.bfloat16`` to halve the state's memory and bytes per step; the math stays
+            float32 (:mod:`initopt.optim.lowp`, or the Triton kernels on CUDA).
+        kahan_sum: compensated summation for bfloat16/float16 parameters (state key
+            ``kahan_comp``). Default None: on with ``fused=True`` where initopt's Triton kernels
+            run, off elsewhere (torch.optim's numerics).
 
     State per parameter (as torch): ``step`` (0-dim float32 tensor; on the param's device if
     fused or capturable, else CPU), ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
@@ -190,6 +200,8 @@ class Adam(BaseOptimizer):
         "decoupled_weight_decay": False,
         "fused": None,
         "decay": "coupled",
+        "state_dtype": None,
+        "kahan_sum": None,
     }
 
     def __init__(
@@ -208,6 +220,8 @@ class Adam(BaseOptimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
         decay: str = "coupled",
+        state_dtype: torch.dtype | None = None,
+        kahan_sum: bool | None = None,
     ) -> None:
         if isinstance(betas, (tuple, list)) and len(betas) == 2:
             betas = (to_scalar(betas[0]), to_scalar(betas[1]))
@@ -224,6 +238,8 @@ class Adam(BaseOptimizer):
             "fused": fused,
             "decoupled_weight_decay": decoupled_weight_decay,
             "decay": decay,
+            "state_dtype": state_dtype,
+            "kahan_sum": kahan_sum,
         }
         self.check_group(defaults)
         super().__init__(params, defaults)
@@ -245,6 +261,7 @@ class Adam(BaseOptimizer):
         check_beta("betas[1]", betas[1])
         check_nonnegative("weight_decay", group["weight_decay"])
         check_choice("decay", group["decay"], DECAY_MODES)
+        check_state_dtype(group.get("state_dtype"))
         if group["decay"] == "independent" and not group["decoupled_weight_decay"]:
             raise ValueError(
                 "invalid decay='independent': it scales decoupled weight decay; use AdamW or "
@@ -281,6 +298,7 @@ class Adam(BaseOptimizer):
         exp_avg_sqs: list[Tensor],
         max_exp_avg_sqs: list[Tensor],
         state_steps: list[Tensor],
+        compensation: list[Tensor | None],
     ) -> bool:
         has_complex = False
         for p in group["params"]:
@@ -296,22 +314,27 @@ class Adam(BaseOptimizer):
                 if group["fused"]:
                     _device_dtype_check_for_fused(p)
                 # torch keeps step on the CPU unless a kernel on the device must read it
-                on_device = group["capturable"] or group["fused"]
+                low = low_precision_state(group, p)
+                on_device = group["capturable"] or group["fused"] or low
                 state["step"] = torch.zeros(
                     (),
-                    dtype=_get_scalar_dtype(is_fused=group["fused"]),
+                    dtype=_get_scalar_dtype(is_fused=group["fused"] or low),
                     device=p.device if on_device else "cpu",
                 )
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                zeros = lambda: torch.zeros_like(  # noqa: E731
+                    p, dtype=group["state_dtype"], memory_format=torch.preserve_format
+                )
+                state["exp_avg"] = zeros()
+                state["exp_avg_sq"] = zeros()
                 if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format
-                    )
+                    state["max_exp_avg_sq"] = zeros()
+                if kahan_for(group, p):
+                    state["kahan_comp"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             if group["amsgrad"]:
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+            compensation.append(state.get("kahan_comp"))
             if group["differentiable"] and state["step"].requires_grad:
                 raise RuntimeError("`requires_grad` is not supported for `step` in differentiable mode")
             state_steps.append(state["step"])
@@ -336,8 +359,9 @@ class Adam(BaseOptimizer):
             exp_avg_sqs: list[Tensor] = []
             max_exp_avg_sqs: list[Tensor] = []
             state_steps: list[Tensor] = []
+            compensation: list[Tensor | None] = []
             has_complex = self._init_group(
-                group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps
+                group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, compensation
             )
             beta1, beta2 = group["betas"]
             adam(
@@ -362,6 +386,7 @@ class Adam(BaseOptimizer):
                 weight_decay=effective_weight_decay(group),
                 eps=group["eps"],
                 maximize=group["maximize"],
+                compensation=present(compensation),
             )
         return loss
 
@@ -410,6 +435,8 @@ class AdamW(Adam):
         differentiable: bool = False,
         fused: bool | None = None,
         decay: str = "coupled",
+        state_dtype: torch.dtype | None = None,
+        kahan_sum: bool | None = None,
     ) -> None:
         super().__init__(
             params,
@@ -425,6 +452,8 @@ class AdamW(Adam):
             fused=fused,
             decoupled_weight_decay=True,
             decay=decay,
+            state_dtype=state_dtype,
+            kahan_sum=kahan_sum,
         )
 
     def complete_group(self, group: dict[str, Any]) -> None:
@@ -459,12 +488,14 @@ def adam(
     weight_decay: float,
     eps: float,
     maximize: bool,
+    compensation: list[Tensor | None] | None = None,
 ) -> None:
     """Functional Adam/AdamW: one step over lists (signature of ``torch.optim.adam``).
 
     ``weight_decay`` is used as given; the classes pass
     :func:`initopt.optim.decay.effective_weight_decay` so that independent decay needs nothing
-    here.
+    here. State in another dtype than the parameters, or ``compensation`` (Kahan buffers), goes
+    to initopt's kernels (:mod:`initopt.optim.fused`) whatever the path.
     """
     if not all(isinstance(t, Tensor) for t in state_steps):
         raise RuntimeError("`state_steps` must be a list of 0-dim tensors")
@@ -476,14 +507,16 @@ def adam(
         differentiable=differentiable,
         tensor_hyperparameters=device_hparams and not capturable,
     )
-    if path == "fused":
+    low_precision = compensation is not None or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
+    if path == "fused" or low_precision:
         if differentiable:
-            raise RuntimeError("Adam with fused=True does not support differentiable=True")
+            raise RuntimeError("Adam with fused=True or a state_dtype does not support differentiable=True")
         _fused.fused_adam_(
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps,
             amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay,
             eps=eps, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
             grad_scale=grad_scale, found_inf=found_inf,
+            compensation=cast("list[Tensor]", compensation) if compensation else None,
         )  # fmt: skip
         return
     if grad_scale is not None or found_inf is not None:

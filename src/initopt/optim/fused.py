@@ -1,10 +1,17 @@
 """Fused kernels: the one place where ``fused=True`` reaches a kernel.
 
-Today every device goes to PyTorch's own kernels (``torch._fused_adam_``, ``torch._fused_adamw_``,
-``torch._fused_sgd_``; CPU and CUDA since torch 2.4), called exactly as ``torch.optim`` calls them
-for ``fused=True`` (same grouping by device and dtype, same step counting, same AMP
-``grad_scale`` / ``found_inf`` handling), so results match ``torch.optim(..., fused=True)``
-bitwise. Our Triton kernels will take over on CUDA here and nowhere else.
+Three implementations, picked per call by :func:`implementation`:
+
+- ``"triton"``: initopt's multi-tensor Triton kernels (:mod:`initopt.optim._triton`), one launch for
+  all tensors of a dtype; on CUDA when Triton is installed, and on CPU tensors under
+  ``TRITON_INTERPRET=1``. They also take low-precision state (``state_dtype``), Kahan-compensated
+  bfloat16 parameters, per-configuration hyperparameters, and device-resident lr and step.
+- ``"reference"``: :mod:`initopt.optim.lowp`, the same arithmetic in PyTorch ops, for low-precision
+  state or Kahan summation where the kernels cannot run.
+- ``"torch"``: PyTorch's own kernels (``torch._fused_adam_``, ``_fused_adamw_``, ``_fused_sgd_``),
+  called exactly as ``torch.optim`` calls them for ``fused=True`` (same grouping by device and
+  dtype, step counting, AMP ``grad_scale`` / ``found_inf`` handling), so results match
+  ``torch.optim(..., fused=True)`` bitwise: everywhere else, the CPU included.
 
 Decoupled decay independent of the base lr needs no kernel of its own: the caller passes
 ``weight_decay / initial_lr`` (see :func:`initopt.optim.decay.effective_weight_decay`), and the
@@ -13,12 +20,51 @@ kernel's :math:`\\theta(1 - \\gamma\\lambda')` becomes :math:`\\theta(1 - \\lamb
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor
 
-__all__ = ["fused_adam_", "fused_sgd_"]
+from . import _triton
+from .lowp import adam_lowp_, sgd_lowp_
+
+__all__ = ["IMPLEMENTATIONS", "fused_adam_", "fused_sgd_", "implementation"]
+
+Implementation = Literal["triton", "reference", "torch"]
+IMPLEMENTATIONS: tuple[Implementation, ...] = ("triton", "reference", "torch")
+
+
+def implementation(params: list[Tensor], low_precision: bool, choice: Implementation | None = None) -> Implementation:
+    """The kernel for ``params``: ``choice`` if given (checked), else Triton where it runs, else
+    the reference for low-precision state / Kahan summation, else PyTorch's fused kernels."""
+    if choice is not None:
+        if choice not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {choice!r}")
+        if choice == "triton" and not _triton.usable(params):
+            raise RuntimeError(f"the Triton kernels cannot run here: {_triton.why_not(params)}")
+        if choice == "torch" and low_precision:
+            raise RuntimeError("PyTorch's fused kernels keep state in the parameter's dtype and have no Kahan summation")
+        return choice
+    if _triton.usable(params):
+        return "triton"
+    return "reference" if low_precision else "torch"
+
+
+def _count_steps(state_steps: list[Tensor]) -> None:
+    """``step += 1`` for every tensor, one foreach call per device (torch counts before the kernel)."""
+    by_device: dict[torch.device, list[Tensor]] = {}
+    for s in state_steps:
+        by_device.setdefault(s.device, []).append(s)
+    for steps in by_device.values():
+        torch._foreach_add_(steps, 1)
+
+
+def _uncount_skipped(state_steps: list[Tensor], found_inf: Tensor | None) -> None:
+    """A step skipped by AMP (inf/nan found) must not count."""
+    if found_inf is None:
+        return
+    for s in state_steps:
+        s.sub_(found_inf.to(s.device, s.dtype))
 
 _group_by_device_and_dtype = torch.optim.Optimizer._group_tensors_by_device_and_dtype
 
@@ -50,9 +96,26 @@ def fused_adam_(
     decoupled_weight_decay: bool,
     grad_scale: Tensor | None = None,
     found_inf: Tensor | None = None,
+    compensation: list[Tensor] | None = None,
+    choice: Implementation | None = None,
 ) -> None:
-    """Adam / AdamW with one fused kernel per (device, dtype); see :class:`initopt.optim.Adam`."""
+    """Adam / AdamW with one fused kernel per (device, dtype); see :class:`initopt.optim.Adam`.
+
+    ``compensation``: Kahan buffers, one per parameter (Triton or reference only)."""
     if not params:
+        return
+    low_precision = bool(compensation) or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
+    kind = implementation(params, low_precision, choice)
+    if kind != "torch":
+        _count_steps(state_steps)
+        kernel = _triton.load().adam_ if kind == "triton" else adam_lowp_
+        kernel(
+            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr=lr, beta1=beta1,
+            beta2=beta2, weight_decay=weight_decay, eps=eps, decoupled_weight_decay=decoupled_weight_decay,
+            amsgrad=amsgrad, maximize=maximize, compensation=compensation or None, grad_scale=grad_scale,
+            found_inf=found_inf,
+        )  # fmt: skip
+        _uncount_skipped(state_steps, found_inf)
         return
     beta1, beta2 = float(beta1), float(beta2)
     weight_decay = float(weight_decay)
@@ -103,8 +166,14 @@ def fused_sgd_(
     maximize: bool,
     grad_scale: Tensor | None = None,
     found_inf: Tensor | None = None,
+    state_dtype: torch.dtype | None = None,
+    compensation: list[Tensor] | None = None,
+    choice: Implementation | None = None,
 ) -> None:
     """SGD with one fused kernel per (device, dtype); see :class:`initopt.optim.SGD`.
+
+    ``state_dtype``: dtype of new momentum buffers (default: the gradient's); ``compensation``:
+    Kahan buffers, one per parameter (Triton or reference only).
 
     Fills ``momentum_buffer_list`` in place where it holds ``None``. torch's kernel takes one
     ``is_first_step`` flag for all tensors, and ``torch.optim.SGD(fused=True)`` fails when a
@@ -115,25 +184,43 @@ def fused_sgd_(
         return
     if any(g.is_sparse for g in grads):
         raise RuntimeError("fused SGD does not support sparse gradients")
+    new = [i for i, b in enumerate(momentum_buffer_list) if b is None] if momentum != 0 else []
+    low_precision = bool(compensation) or (
+        state_dtype is not None and any(p.dtype != state_dtype for p in params) and momentum != 0
+    ) or any(b is not None and b.dtype != p.dtype for b, p in zip(momentum_buffer_list, params))
+    kind = implementation(params, low_precision, choice)
     hyper = dict(
         weight_decay=float(weight_decay), momentum=momentum, lr=lr, dampening=dampening,
         nesterov=nesterov, maximize=maximize, grad_scale=grad_scale, found_inf=found_inf,
     )  # fmt: skip
+    sgd_kernel = _fused_sgd if kind == "torch" else _ours_sgd(kind, compensation)
     if momentum == 0:
-        _fused_sgd(params, grads, [], first_step=False, **hyper)
+        sgd_kernel(params, grads, [], first_step=False, indices=range(len(params)), **hyper)
         return
-    new = [i for i, b in enumerate(momentum_buffer_list) if b is None]
     for i in new:  # the kernel writes b_1 = g_1 into them
-        momentum_buffer_list[i] = torch.empty_like(grads[i])
+        momentum_buffer_list[i] = torch.empty_like(grads[i], dtype=state_dtype or grads[i].dtype)
     if len(new) in (0, len(params)):
-        _fused_sgd(params, grads, momentum_buffer_list, first_step=bool(new), **hyper)
+        sgd_kernel(params, grads, momentum_buffer_list, first_step=bool(new), indices=range(len(params)), **hyper)
         return
     old = sorted(set(range(len(params))) - set(new))
     for idx, first_step in ((old, False), (new, True)):
-        _fused_sgd(
+        sgd_kernel(
             [params[i] for i in idx], [grads[i] for i in idx],
-            [momentum_buffer_list[i] for i in idx], first_step=first_step, **hyper,
+            [momentum_buffer_list[i] for i in idx], first_step=first_step, indices=idx, **hyper,
         )  # fmt: skip
+
+
+def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None) -> Any:
+    """initopt's SGD kernel (Triton or reference) in the calling form of :func:`_fused_sgd`."""
+    kernel = _triton.load().sgd_ if kind == "triton" else sgd_lowp_
+
+    def run(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *, first_step: bool,
+            indices: Any, **hyper: Any) -> None:  # fmt: skip
+        comp = [compensation[i] for i in indices] if compensation else None
+        kernel(params, grads, cast(list[Tensor], bufs) if bufs else None, first_step=first_step,
+               compensation=comp, **hyper)  # fmt: skip
+
+    return run
 
 
 def _fused_sgd(
@@ -144,6 +231,7 @@ def _fused_sgd(
     first_step: bool,
     grad_scale: Tensor | None,
     found_inf: Tensor | None,
+    indices: Any = None,
     **hyper: Any,
 ) -> None:
     scales: dict = {}

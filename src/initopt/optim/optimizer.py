@@ -171,6 +171,46 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     raise ValueError(f"invalid {name}={value!r}: must be one of {tuple(choices)}{hint}")
 
 
+#: the dtypes optimizer state may be kept in (``state_dtype``); None: the parameter's dtype
+STATE_DTYPES = (None, torch.float32, torch.bfloat16, torch.float16)
+#: parameter dtypes for which Kahan summation (``kahan_sum``) applies
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def check_state_dtype(value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is a dtype state may be kept in."""
+    if value not in STATE_DTYPES:
+        raise ValueError(
+            f"invalid state_dtype={value!r}: must be None (the parameter's dtype), torch.float32, "
+            "torch.bfloat16 or torch.float16"
+        )
+
+
+def kahan_for(group: dict[str, Any], p: Tensor) -> bool:
+    """Whether parameter ``p`` gets a Kahan compensation buffer: ``kahan_sum=True`` for a
+    bfloat16/float16 parameter, or ``kahan_sum=None`` (default) with ``fused=True`` where
+    initopt's Triton kernels run (so torch.optim's numerics stay everywhere else)."""
+    if p.dtype not in LOW_PRECISION:
+        return False
+    choice = group.get("kahan_sum")
+    if choice is None:
+        from . import _triton
+
+        return bool(group.get("fused")) and _triton.usable([p])
+    return bool(choice)
+
+
+def low_precision_state(group: dict[str, Any], p: Tensor) -> bool:
+    """``p``'s update needs initopt's own kernels (state in another dtype, or Kahan summation)."""
+    sd = group.get("state_dtype")
+    return (sd is not None and sd != p.dtype) or kahan_for(group, p)
+
+
+def present(values: list[Tensor | None]) -> list[Tensor | None] | None:
+    """``values`` if any entry is a tensor, else None (no Kahan buffers in this group)."""
+    return values if any(v is not None for v in values) else None
+
+
 # --------------------------------------------------------------------------------------------
 # Which implementation runs
 # --------------------------------------------------------------------------------------------
@@ -243,6 +283,23 @@ class BaseOptimizer(torch.optim.Optimizer):
         except ValueError:
             self.param_groups.pop()
             raise
+
+    #: state buffers that ``state_dtype`` may keep in another dtype than the parameter
+    low_precision_state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer")
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch.optim's loading (state cast to each parameter's dtype and device), then moment
+        buffers back to the group's ``state_dtype`` where one is set (exact: they were saved in it)."""
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            dtype = group.get("state_dtype")
+            if dtype is None:
+                continue
+            for p in group["params"]:
+                state = self.state.get(p, {})
+                for key in self.low_precision_state_keys:
+                    if isinstance(state.get(key), Tensor):
+                        state[key] = state[key].to(dtype)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

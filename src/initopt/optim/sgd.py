@@ -25,8 +25,11 @@ from .optimizer import (
     cast_like,
     check_nonnegative,
     check_one_element,
+    check_state_dtype,
     choose_path,
     item,
+    kahan_for,
+    present,
     to_scalar,
 )
 
@@ -96,6 +99,12 @@ class SGD(BaseOptimizer):
         maximize: ascend instead of descend.
         foreach, fused: pick the implementation (see :func:`initopt.optim.optimizer.choose_path`).
         differentiable: let autograd through ``step`` (per-tensor path only).
+        state_dtype: dtype of ``momentum_buffer`` (default None: the gradient's), e.g.
+            ``torch.bfloat16``; the math stays float32 (:mod:`initopt.optim.lowp`, or the Triton
+            kernels on CUDA).
+        kahan_sum: compensated summation for bfloat16/float16 parameters (state key
+            ``kahan_comp``). Default None: on with ``fused=True`` where initopt's Triton kernels
+            run, off elsewhere (torch.optim's numerics).
 
     Example:
         >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)  # doctest: +SKIP
@@ -109,6 +118,8 @@ class SGD(BaseOptimizer):
         "foreach": None,
         "differentiable": False,
         "fused": False,
+        "state_dtype": None,
+        "kahan_sum": None,
     }
 
     def __init__(
@@ -124,6 +135,8 @@ class SGD(BaseOptimizer):
         foreach: bool | None = None,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
+        kahan_sum: bool | None = None,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -135,6 +148,8 @@ class SGD(BaseOptimizer):
             "foreach": foreach,
             "differentiable": differentiable,
             "fused": fused,
+            "state_dtype": state_dtype,
+            "kahan_sum": kahan_sum,
         }
         self.check_group(defaults)
         super().__init__(params, defaults)
@@ -152,6 +167,7 @@ class SGD(BaseOptimizer):
         check_nonnegative("momentum", group["momentum"])
         check_one_element("dampening", group["dampening"])
         check_nonnegative("weight_decay", group["weight_decay"])
+        check_state_dtype(group.get("state_dtype"))
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 "invalid nesterov=True: Nesterov momentum requires momentum > 0 and dampening == 0,"
@@ -164,6 +180,7 @@ class SGD(BaseOptimizer):
         params: list[Tensor],
         grads: list[Tensor],
         momentum_buffer_list: list[Tensor | None],
+        compensation: list[Tensor | None],
     ) -> bool:
         has_sparse_grad = False
         for p in group["params"]:
@@ -177,6 +194,13 @@ class SGD(BaseOptimizer):
             has_sparse_grad |= p.grad.is_sparse
             if group["momentum"] != 0:
                 momentum_buffer_list.append(self.state[p].get("momentum_buffer"))
+            if kahan_for(group, p):
+                state = self.state[p]
+                if "kahan_comp" not in state:
+                    state["kahan_comp"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                compensation.append(state["kahan_comp"])
+            else:
+                compensation.append(None)
         return has_sparse_grad
 
     @_use_grad_for_differentiable
@@ -190,7 +214,8 @@ class SGD(BaseOptimizer):
             params: list[Tensor] = []
             grads: list[Tensor] = []
             momentum_buffer_list: list[Tensor | None] = []
-            has_sparse_grad = self._init_group(group, params, grads, momentum_buffer_list)
+            compensation: list[Tensor | None] = []
+            has_sparse_grad = self._init_group(group, params, grads, momentum_buffer_list, compensation)
             sgd(
                 params,
                 grads,
@@ -207,6 +232,8 @@ class SGD(BaseOptimizer):
                 differentiable=group["differentiable"],
                 grad_scale=getattr(self, "grad_scale", None),
                 found_inf=getattr(self, "found_inf", None),
+                state_dtype=group["state_dtype"],
+                compensation=present(compensation),
             )
             if group["momentum"] != 0:
                 for p, buf in zip(params, momentum_buffer_list, strict=True):
@@ -234,17 +261,31 @@ def sgd(
     dampening: float,
     nesterov: bool,
     maximize: bool,
+    state_dtype: torch.dtype | None = None,
+    compensation: list[Tensor | None] | None = None,
 ) -> None:
     """Functional SGD: one step over lists of tensors (signature of ``torch.optim.sgd``).
 
-    Fills ``momentum_buffer_list`` entries that are ``None`` with new buffers.
+    Fills ``momentum_buffer_list`` entries that are ``None`` with new buffers (of
+    ``state_dtype``). Buffers in another dtype than the parameters, or ``compensation`` (Kahan
+    buffers), go to initopt's kernels (:mod:`initopt.optim.fused`) whatever the path.
     """
     path = choose_path(params, foreach=foreach, fused=fused, differentiable=differentiable)
-    if path == "fused":
+    low_precision = compensation is not None or (
+        momentum != 0
+        and any(
+            (b.dtype if b is not None else (state_dtype or p.dtype)) != p.dtype
+            for b, p in zip(momentum_buffer_list, params)
+        )
+    )
+    if path == "fused" or low_precision:
+        if differentiable:
+            raise RuntimeError("SGD with fused=True or a state_dtype does not support differentiable=True")
         _fused.fused_sgd_(
             params, d_p_list, momentum_buffer_list, weight_decay=weight_decay,
             momentum=momentum, lr=lr, dampening=dampening, nesterov=nesterov,
             maximize=maximize, grad_scale=grad_scale, found_inf=found_inf,
+            state_dtype=state_dtype, compensation=cast("list[Tensor]", compensation) if compensation else None,
         )  # fmt: skip
         return
     if grad_scale is not None or found_inf is not None:

@@ -1,0 +1,190 @@
+"""Launch the Triton kernels on lists of tensors: grouping, tables, hyperparameters on the device.
+
+Hyperparameters may be Python numbers, 0-dim tensors, or 1-dim tensors with one value per row
+(configuration) of the parameters. Numbers go to the device once, as float64, and are reused
+while they stay the same; tensors are read where they are (a device ``lr`` that a scheduler
+updates in place, or that a CUDA graph replays, needs no host synchronization).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import kernels
+from .tables import TableCache
+
+#: elements per program; 4 warps of 32 threads x 16 elements
+BLOCK = 2048
+NUM_WARPS = 4
+
+_tables = TableCache()
+_numbers: dict[tuple, Tensor] = {}
+
+_DTYPES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+
+
+def triton_dtype(dtype: torch.dtype) -> Any:
+    import triton.language as tl
+
+    if dtype not in _DTYPES:
+        raise TypeError(f"the Triton kernels take float32, bfloat16 or float16 tensors, not {dtype}")
+    return getattr(tl, _DTYPES[dtype])
+
+
+def hyperparameter(value: float | Tensor, device: torch.device, rows: int) -> tuple[Tensor, int]:
+    """``(tensor on device, stride)`` for a number, a 0-dim tensor or a ``(rows,)`` column."""
+    if isinstance(value, Tensor):
+        if value.device != device:
+            value = value.to(device, torch.float64)
+        if value.dim() == 0 or value.numel() == 1:
+            return value.reshape(1), 0
+        if value.dim() != 1 or value.numel() != rows:
+            raise ValueError(f"a per-configuration hyperparameter needs shape ({rows},), got {tuple(value.shape)}")
+        return value, value.stride(0)
+    key = (str(device), float(value))
+    tensor = _numbers.get(key)
+    if tensor is None:
+        if len(_numbers) > 256:  # an lr schedule makes a new number every step
+            _numbers.clear()
+        tensor = _numbers[key] = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    return tensor, 0
+
+
+def _groups(columns: Sequence[Sequence[Tensor | None]]) -> dict[tuple, list[int]]:
+    """Indices of the tensors that share device and the dtypes of parameter, gradient and state."""
+    out: dict[tuple, list[int]] = {}
+    for i, p in enumerate(columns[0]):
+        state = next((c[i] for c in columns[2:5] if c and c[i] is not None), None)
+        key = (p.device, p.dtype, columns[1][i].dtype, None if state is None else state.dtype)
+        out.setdefault(key, []).append(i)
+    return out
+
+
+def _column(values: Sequence[Tensor | None] | None, count: int) -> list[Tensor | None]:
+    return list(values) if values else [None] * count
+
+
+def _check(params: Sequence[Tensor], *others: Sequence[Tensor | None]) -> None:
+    for column in (params, *others):
+        for x in column:
+            if x is not None and (not x.is_contiguous() or x.device != params[0].device):
+                raise ValueError("the Triton kernels need contiguous tensors on the parameters' device")
+
+
+def _kahan(compensation: Sequence[Tensor | None]) -> bool:
+    """Kahan buffers for every tensor of a launch, or for none."""
+    given = {x is not None for x in compensation}
+    if len(given) > 1:
+        raise ValueError("Kahan buffers must be given for all parameters of one dtype or for none")
+    return given == {True}
+
+
+def adam_(
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    exp_avgs: Sequence[Tensor],
+    exp_avg_sqs: Sequence[Tensor],
+    max_exp_avg_sqs: Sequence[Tensor] | None,
+    state_steps: Sequence[Tensor],
+    *,
+    lr: float | Tensor,
+    beta1: float | Tensor,
+    beta2: float | Tensor,
+    weight_decay: float | Tensor,
+    eps: float | Tensor,
+    decoupled_weight_decay: bool,
+    amsgrad: bool,
+    maximize: bool,
+    compensation: Sequence[Tensor] | None = None,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+    rows: int = 1,
+    active: Sequence[bool] | None = None,
+    l2_weight_decay: float | Tensor | None = None,
+) -> None:
+    """One Adam/AdamW step over all tensors, one launch per (device, dtypes); steps already counted.
+
+    ``rows``/``active``: the parameters are ``(rows, ...)`` stacks of configurations whose
+    hyperparameters may be ``(rows,)`` columns; inactive rows are left untouched. A bundle that
+    mixes Adam and AdamW passes ``weight_decay`` (decoupled, per row) and ``l2_weight_decay``.
+    """
+    count = len(params)
+    if count == 0:
+        return
+    columns = [
+        list(params), list(grads), list(exp_avgs), list(exp_avg_sqs),
+        _column(max_exp_avg_sqs if amsgrad else None, count), _column(compensation, count), list(state_steps),
+    ]  # fmt: skip
+    _check(*columns)
+    if l2_weight_decay is None:
+        decoupled, l2 = (weight_decay, 0.0) if decoupled_weight_decay else (0.0, weight_decay)
+    else:
+        decoupled, l2 = weight_decay, l2_weight_decay
+    for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
+        cols = [[c[i] for i in idx] for c in columns]
+        tables = _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device)
+        if tables.programs == 0:
+            continue
+        h = [hyperparameter(x, device, rows) for x in (lr, beta1, beta2, l2, decoupled, eps)]
+        kernels.adam_kernel[(tables.programs,)](
+            tables.blocks, tables.tensors,
+            *(x for pair in h for x in pair),
+            _on(grad_scale, device), _on(found_inf, device),
+            P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype), S_DTYPE=triton_dtype(s_dtype),
+            AMSGRAD=amsgrad, MAXIMIZE=maximize, KAHAN=_kahan(cols[5]),
+            HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
+            ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )  # fmt: skip
+
+
+def sgd_(
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    momentum_buffers: Sequence[Tensor] | None,
+    *,
+    lr: float | Tensor,
+    momentum: float | Tensor,
+    dampening: float | Tensor,
+    weight_decay: float | Tensor,
+    nesterov: bool,
+    maximize: bool,
+    first_step: bool,
+    compensation: Sequence[Tensor] | None = None,
+    grad_scale: Tensor | None = None,
+    found_inf: Tensor | None = None,
+    rows: int = 1,
+    active: Sequence[bool] | None = None,
+) -> None:
+    """One SGD step over all tensors; ``momentum_buffers`` None: plain SGD (no buffer)."""
+    count = len(params)
+    if count == 0:
+        return
+    has_momentum = momentum_buffers is not None
+    columns = [list(params), list(grads), _column(momentum_buffers, count), [None] * count, [None] * count,
+               _column(compensation, count), [None] * count]  # fmt: skip
+    _check(*columns[:6])
+    for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
+        cols = [[c[i] for i in idx] for c in columns]
+        tables = _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device)
+        if tables.programs == 0:
+            continue
+        h = [hyperparameter(x, device, rows) for x in (lr, momentum, dampening, weight_decay)]
+        kernels.sgd_kernel[(tables.programs,)](
+            tables.blocks, tables.tensors,
+            *(x for pair in h for x in pair),
+            _on(grad_scale, device), _on(found_inf, device),
+            P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype),
+            S_DTYPE=triton_dtype(s_dtype or p_dtype),
+            MOMENTUM=has_momentum, FIRST_STEP=first_step, NESTEROV=nesterov, MAXIMIZE=maximize,
+            KAHAN=_kahan(cols[5]),
+            HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
+            ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )  # fmt: skip
+
+
+def _on(x: Tensor | None, device: torch.device) -> Tensor | None:
+    return None if x is None else x.to(device, non_blocking=True)

@@ -1,0 +1,337 @@
+"""initopt's Triton kernels: against their reference (initopt.optim.lowp), torch.optim and float64.
+
+On a machine with CUDA they run compiled on the GPU; elsewhere on CPU tensors in Triton's
+interpreter (``TRITON_INTERPRET=1``, set for this module only), so CI checks the kernels' logic on
+every run with small shapes. Shapes include tensors of several blocks and odd sizes (masked tails).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+from initopt.optim import SGD, Adam, AdamW  # noqa: E402
+from initopt.optim import _triton  # noqa: E402
+from initopt.optim.fused import implementation  # noqa: E402
+from initopt.optim.lowp import adam_lowp_, sgd_lowp_  # noqa: E402
+
+CUDA = torch.cuda.is_available()
+DEVICE = "cuda" if CUDA else "cpu"
+SHAPES = [(3, 5), (7,), (2, 3, 4), (4100,)]  # the last spans three 2048-element blocks
+ULPS = {"rtol": 1e-5, "atol": 1e-6}  # kernel against its reference: the same operations, a few ulps
+
+
+@pytest.fixture(autouse=True, scope="module")
+def triton_interpreter():
+    """Without CUDA, run the kernels in Triton's interpreter (for this module only)."""
+    if CUDA:
+        yield
+        return
+    before = os.environ.get(_triton.INTERPRET_ENV)
+    os.environ[_triton.INTERPRET_ENV] = "1"
+    yield
+    if before is None:
+        del os.environ[_triton.INTERPRET_ENV]
+    else:
+        os.environ[_triton.INTERPRET_ENV] = before
+
+
+def launch():
+    return _triton.load()
+
+
+def tensors(dtype=torch.float32, state_dtype=None, seed=0, shapes=SHAPES):
+    g = torch.Generator().manual_seed(seed)
+    params = [torch.randn(s, generator=g).to(DEVICE, dtype) for s in shapes]
+    sd = state_dtype or dtype
+    zeros = lambda: [torch.zeros(s, device=DEVICE, dtype=sd) for s in shapes]  # noqa: E731
+    return {"params": params, "m": zeros(), "v": zeros(), "vmax": zeros(),
+            "steps": [torch.zeros((), device=DEVICE) for _ in shapes]}  # fmt: skip
+
+
+def grads_for(step, like, dtype=None):
+    g = torch.Generator().manual_seed(1000 + step)
+    return [torch.randn(p.shape, generator=g).to(DEVICE, dtype or p.dtype) for p in like]
+
+
+def clone(state):
+    return {k: [t.clone() for t in v] for k, v in state.items()}
+
+
+ADAM_CASES = [
+    dict(decoupled_weight_decay=True, weight_decay=0.1, amsgrad=False, maximize=False),
+    dict(decoupled_weight_decay=False, weight_decay=0.05, amsgrad=True, maximize=False),
+    dict(decoupled_weight_decay=True, weight_decay=0.0, amsgrad=True, maximize=True),
+]
+
+
+def adam_step(kernel, s, grads, **kw):
+    for st in s["steps"]:
+        st += 1
+    kernel(s["params"], grads, s["m"], s["v"], s["vmax"], s["steps"],
+           lr=kw.pop("lr", 1e-2), beta1=0.9, beta2=kw.pop("beta2", 0.999), eps=1e-8, **kw)  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ADAM_CASES, ids=str)
+def test_adam_kernel_is_its_reference(case):
+    """The kernel and initopt.optim.lowp do the same float32 operations, up to a few ulps (PyTorch's
+    vectorized CPU loops divide by a scalar as a multiplication by its reciprocal; compiled Triton
+    uses fast sqrt/div)."""
+    a, b = tensors(), tensors()
+    for step in range(4):
+        grads = grads_for(step, a["params"])
+        adam_step(launch().adam_, a, grads, **case)
+        adam_step(adam_lowp_, b, grads, **case)
+    for key in ("params", "m", "v", "vmax"):
+        for x, y in zip(a[key], b[key]):
+            torch.testing.assert_close(x, y, **ULPS)
+
+
+@pytest.mark.parametrize("case", ADAM_CASES, ids=str)
+def test_adam_optimizer_on_the_kernels_matches_torch_optim(case):
+    """AdamW/Adam(fused=True) go to the kernels here and follow torch.optim within float32 noise."""
+    kw = {"weight_decay": case["weight_decay"], "amsgrad": case["amsgrad"], "maximize": case["maximize"]}
+    ours_cls, ref_cls = (AdamW, torch.optim.AdamW) if case["decoupled_weight_decay"] else (Adam, torch.optim.Adam)
+    p_ours = [p.requires_grad_() for p in tensors()["params"]]
+    p_ref = [p.detach().clone().requires_grad_() for p in p_ours]
+    ours = ours_cls(p_ours, lr=1e-2, fused=True, **kw)
+    ref = ref_cls(p_ref, lr=1e-2, foreach=False, **kw)
+    assert implementation(p_ours, low_precision=False) == "triton"
+    for step in range(10):
+        for p, q, g in zip(p_ours, p_ref, grads_for(step, p_ours)):
+            p.grad, q.grad = g.clone(), g.clone()
+        ours.step()
+        ref.step()
+    for p, q in zip(p_ours, p_ref):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
+    assert ours.state[p_ours[0]]["step"].item() == 10
+
+
+def test_adam_kernel_against_float64():
+    """Relative error of float32 parameters and state after 20 AdamW steps under 1e-6 of a float64
+    run of the same algorithm (torch.optim.AdamW in float64)."""
+    p32 = [p.requires_grad_() for p in tensors()["params"]]
+    p64 = [p.detach().double().requires_grad_() for p in p32]
+    ours = AdamW(p32, lr=1e-2, weight_decay=0.1, fused=True)
+    ref = torch.optim.AdamW(p64, lr=1e-2, weight_decay=0.1, foreach=False)
+    for step in range(20):
+        for p, q, g in zip(p32, p64, grads_for(step, p32)):
+            p.grad, q.grad = g.clone(), g.double()
+        ours.step()
+        ref.step()
+    for p, q in zip(p32, p64):
+        assert ((p.double() - q).norm() / q.norm()).item() < 1e-6
+        for key in ("exp_avg", "exp_avg_sq"):
+            a, b = ours.state[p][key].double(), ref.state[q][key]
+            assert ((a - b).norm() / b.norm()).item() < 1e-6
+
+
+def test_bfloat16_state_stays_within_its_documented_bound():
+    """bfloat16 moments (8-bit mantissa): after 20 steps the parameters stay within 2e-3 relative
+    of float32 state (docs/optim.md gives the bound), and the state takes half the bytes."""
+    p_bf = [p.requires_grad_() for p in tensors()["params"]]
+    p_32 = [p.detach().clone().requires_grad_() for p in p_bf]
+    low = AdamW(p_bf, lr=1e-2, fused=True, state_dtype=torch.bfloat16)
+    full = AdamW(p_32, lr=1e-2, fused=True)
+    for step in range(20):
+        for p, q, g in zip(p_bf, p_32, grads_for(step, p_bf)):
+            p.grad, q.grad = g.clone(), g.clone()
+        low.step()
+        full.step()
+    assert low.state[p_bf[0]]["exp_avg"].dtype == torch.bfloat16
+    for p, q in zip(p_bf, p_32):
+        assert ((p - q).norm() / q.norm()).item() < 2e-3
+    # and the kernel is its reference in this mode too
+    a, b = tensors(state_dtype=torch.bfloat16), tensors(state_dtype=torch.bfloat16)
+    for step in range(3):
+        grads = grads_for(step, a["params"])
+        adam_step(launch().adam_, a, grads, **ADAM_CASES[1])
+        adam_step(adam_lowp_, b, grads, **ADAM_CASES[1])
+    for x, y in zip(a["params"] + a["m"], b["params"] + b["m"]):
+        torch.testing.assert_close(x, y, **ULPS)
+
+
+def test_kahan_summation_keeps_small_updates_of_bfloat16_weights():
+    """Updates below half a bfloat16 ulp vanish without compensation; with it the bfloat16 weights
+    follow the float32 run (Zamirai et al. 2020)."""
+    start = torch.full((64,), 1.0, device=DEVICE)
+    runs = {}
+    for name, dtype, kahan in (("fp32", torch.float32, False), ("plain", torch.bfloat16, False), ("kahan", torch.bfloat16, True)):
+        p = start.clone().to(dtype).requires_grad_()
+        opt = SGD([p], lr=1e-4, fused=True, kahan_sum=kahan)
+        for _ in range(100):
+            p.grad = torch.ones_like(p)
+            opt.step()
+        runs[name] = (p.float() + (opt.state[p]["kahan_comp"].float() if kahan else 0)).detach()
+    assert torch.equal(runs["plain"], start)  # 1 - 1e-4 rounds back to 1 in bfloat16, every step
+    # the compensation itself is bfloat16 (as in optimi): within 1e-4 of float32 after 100 steps
+    torch.testing.assert_close(runs["kahan"], runs["fp32"], rtol=1e-4, atol=0)
+    assert (runs["fp32"] - 0.99).abs().max() < 1e-5
+
+
+def test_kahan_is_on_by_default_for_bfloat16_with_fused_kernels():
+    p = torch.randn(10, device=DEVICE).bfloat16().requires_grad_()
+    opt = AdamW([p], fused=True)
+    p.grad = torch.randn_like(p)
+    opt.step()
+    assert opt.state[p]["kahan_comp"].dtype == torch.bfloat16
+    q = torch.randn(10, device=DEVICE).requires_grad_()
+    opt = AdamW([q], fused=True)
+    q.grad = torch.randn_like(q)
+    opt.step()
+    assert "kahan_comp" not in opt.state[q]
+
+
+SGD_CASES = [
+    dict(momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False),
+    dict(momentum=0.9, dampening=0.1, weight_decay=1e-2, nesterov=False, maximize=True),
+    dict(momentum=0.9, dampening=0.0, weight_decay=1e-2, nesterov=True, maximize=False),
+]
+
+
+@pytest.mark.parametrize("case", SGD_CASES, ids=str)
+def test_sgd_kernel_matches_reference_and_torch(case):
+    p_ours = [p.requires_grad_() for p in tensors()["params"]]
+    p_ref = [p.detach().clone().requires_grad_() for p in p_ours]
+    ours = SGD(p_ours, lr=0.05, fused=True, **case)
+    ref = torch.optim.SGD(p_ref, lr=0.05, foreach=False, **case)
+    low = tensors()["params"]
+    bufs = [torch.zeros_like(p) for p in low] if case["momentum"] else None
+    hyper = {k: case[k] for k in ("momentum", "dampening", "weight_decay", "nesterov", "maximize")}
+    for step in range(6):
+        grads = grads_for(step, p_ours)
+        for p, q, g in zip(p_ours, p_ref, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        ours.step()
+        ref.step()
+        sgd_lowp_(low, grads, bufs, lr=0.05, first_step=step == 0, **hyper)
+    for p, q, r in zip(p_ours, p_ref, low):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(p.detach(), r, **ULPS)
+
+
+def test_per_configuration_hyperparameters_and_frozen_rows():
+    """Stacked (K, n) parameters with one lr / beta / decay per row equal K separate runs; rows
+    marked inactive keep parameters and state exactly."""
+    k, n = 4, 3000
+    lr = torch.tensor([1e-3, 1e-2, 3e-2, 1e-1], dtype=torch.float64, device=DEVICE)
+    beta2 = torch.tensor([0.999, 0.99, 0.95, 0.9], dtype=torch.float64, device=DEVICE)
+    wd = torch.tensor([0.0, 0.01, 0.1, 0.0], dtype=torch.float64, device=DEVICE)
+    stacked = tensors(shapes=[(k, n)])
+    rows = [tensors(shapes=[(n,)]) for _ in range(k)]
+    for i, r in enumerate(rows):
+        r["params"][0].copy_(stacked["params"][0][i])
+    active = [True, True, False, True]
+    frozen = stacked["params"][0][2].clone()
+    for step in range(3):
+        grad = grads_for(step, stacked["params"])[0]
+        adam_step(launch().adam_, stacked, [grad], lr=lr, beta2=beta2, weight_decay=wd, decoupled_weight_decay=True,
+                  amsgrad=False, maximize=False, rows=k, active=active)  # fmt: skip
+        for i, r in enumerate(rows):
+            adam_step(adam_lowp_, r, [grad[i]], lr=lr[i].item(), beta2=beta2[i].item(), weight_decay=wd[i].item(),
+                      decoupled_weight_decay=True, amsgrad=False, maximize=False)  # fmt: skip
+    for i in (0, 1, 3):
+        torch.testing.assert_close(stacked["params"][0][i], rows[i]["params"][0], **ULPS)  # fmt: skip
+        torch.testing.assert_close(stacked["v"][0][i], rows[i]["v"][0], **ULPS)
+    assert torch.equal(stacked["params"][0][2], frozen)
+    assert torch.equal(stacked["m"][0][2], torch.zeros(n, device=DEVICE))
+
+
+def test_device_lr_is_read_at_every_step_without_rebuilding():
+    """A tensor lr on the device (capturable style): changing it in place changes the next step."""
+    p = torch.ones(100, device=DEVICE, requires_grad=True)
+    lr = torch.tensor(0.1, device=DEVICE)
+    opt = SGD([p], lr=lr, fused=True)
+    p.grad = torch.ones_like(p)
+    opt.step()
+    lr.fill_(0.5)
+    opt.step()
+    torch.testing.assert_close(p.detach(), torch.full_like(p, 1 - 0.1 - 0.5))
+
+
+def test_found_inf_skips_the_step_and_grad_scale_unscales():
+    p = torch.ones(50, device=DEVICE, requires_grad=True)
+    opt = AdamW([p], lr=0.1, fused=True)
+    opt.grad_scale = torch.tensor(4.0, device=DEVICE)
+    opt.found_inf = torch.tensor(1.0, device=DEVICE)
+    p.grad = torch.full_like(p, 8.0)
+    opt.step()
+    assert torch.equal(p.detach(), torch.ones(50, device=DEVICE))
+    assert opt.state[p]["step"].item() == 0
+    opt.found_inf = torch.tensor(0.0, device=DEVICE)
+    opt.step()
+    q = torch.ones(50, device=DEVICE, requires_grad=True)
+    ref = torch.optim.AdamW([q], lr=0.1)
+    q.grad = torch.full_like(q, 2.0)
+    ref.step()
+    torch.testing.assert_close(p.detach(), q.detach())
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.bfloat16, 2e-2), (torch.float16, 3e-3)])
+def test_half_precision_parameters(dtype, tol):
+    p = torch.randn(300, device=DEVICE).to(dtype).requires_grad_()
+    q = p.detach().float().requires_grad_()
+    ours = AdamW([p], lr=1e-2, fused=True, kahan_sum=False)
+    ref = torch.optim.AdamW([q], lr=1e-2)
+    for step in range(5):
+        g = grads_for(step, [q])[0]
+        p.grad, q.grad = g.to(dtype), g.to(dtype).float()
+        ours.step()
+        ref.step()
+    assert p.dtype == dtype and ours.state[p]["exp_avg"].dtype == dtype
+    # a rounding per step at most: five half-ulps of the dtype
+    torch.testing.assert_close(p.float(), q.detach(), rtol=tol, atol=tol)
+
+
+def test_state_dict_round_trip_with_bfloat16_state():
+    params = [p.requires_grad_() for p in tensors(shapes=[(10,)])["params"]]
+    opt = AdamW(params, fused=True, state_dtype=torch.bfloat16)
+    params[0].grad = torch.ones_like(params[0])
+    opt.step()
+    saved = copy.deepcopy(opt.state_dict())
+    other = [params[0].detach().clone().requires_grad_()]
+    again = AdamW(other, fused=True, state_dtype=torch.bfloat16)
+    again.load_state_dict(saved)
+    for opt_, p in ((opt, params[0]), (again, other[0])):
+        p.grad = torch.ones_like(p)
+        opt_.step()
+    assert torch.equal(params[0], other[0])
+    assert again.state[other[0]]["exp_avg"].dtype == torch.bfloat16
+
+
+def test_a_non_contiguous_tensor_is_refused_with_a_clear_message():
+    p = torch.randn(8, 8, device=DEVICE).t()
+    with pytest.raises(ValueError, match="contiguous"):
+        launch().sgd_([p], [torch.ones(8, 8, device=DEVICE)], None, lr=0.1, momentum=0.0, dampening=0.0,
+                      weight_decay=0.0, nesterov=False, maximize=False, first_step=False)  # fmt: skip
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs CUDA")
+def test_the_whole_step_replays_in_a_cuda_graph():
+    """capturable: lr and step live on the device, so a CUDA graph of the optimizer step replays."""
+    p = torch.randn(5000, device="cuda", requires_grad=True)
+    q = p.detach().clone().requires_grad_()
+    lr = torch.tensor(1e-2, device="cuda")
+    opt = AdamW([p], lr=lr, fused=True, capturable=True)
+    ref = torch.optim.AdamW([q], lr=1e-2)
+    p.grad = torch.randn_like(p)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        opt.step()  # warm-up: state and tables
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        opt.step()
+    q.grad = p.grad.clone()
+    ref.step()
+    for _ in range(5):
+        graph.replay()
+        ref.step()
+    torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-6)
