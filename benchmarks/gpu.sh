@@ -7,16 +7,23 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu}
 mkdir -p "$OUT"
-export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 
-{ nvidia-smi; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"; date -u; } \
+{ nvidia-smi; python3 -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__, torch.cuda.get_device_name(0))"; date -u; } \
     > "$OUT/machine.txt" 2>&1
 
-# the CUDA tests of the init schemes and optimizers (skipped on the CPU) and the rest of their suites
-python3 -m pytest -q -p no:cacheprovider tests/init tests/optim > "$OUT/tests-init-optim.txt" 2>&1
-echo "tests: $(tail -n 1 "$OUT/tests-init-optim.txt")"
+# the CUDA tests: Triton kernels compiled on the GPU (against their reference, torch.optim, float64,
+# a CUDA-graph replay), the batched optimizer, the engine's CUDA-graph epochs against eager ones
+python3 -m pytest -q -p no:cacheprovider tests/init tests/optim tests/study/test_engines.py > "$OUT/tests-gpu.txt" 2>&1
+echo "tests: $(tail -n 1 "$OUT/tests-gpu.txt")"
 
-# studies: K=512 configurations of the default study's model, plain loop vs bundled engine, on the GPU
+# the optimizer step: PyTorch for-loop / foreach / fused against initopt (floors: >= 1.25x fused in
+# float32, >= 1.7x with bfloat16 state, >= 1x on many-small)
+python3 benchmarks/optim_step.py --device cuda --shapes gpt2-124m,gpt2-350m,many-small > "$OUT/optim_step_cuda.txt" 2>&1
+cat "$OUT/optim_step_cuda.txt"
+
+# studies: the default study's model, plain loop vs bundled engine (CUDA graphs of whole epochs);
+# floor: K=512 x 10 epochs in <= 0.25 s, >= 500x the plain loop
 python3 benchmarks/study_throughput.py --device cuda --k 512 --epochs 10 --sample 4 > "$OUT/study_throughput_cuda_k512.txt" 2>&1
 python3 benchmarks/study_throughput.py --device cuda --k 64 --epochs 10 --sample 4 > "$OUT/study_throughput_cuda_k64.txt" 2>&1
 tail -n 3 "$OUT"/study_throughput_cuda_*.txt

@@ -1,5 +1,6 @@
 """The bundled engine against the sequential one (each configuration through initopt.fit)."""
 
+import importlib.util
 import math
 
 import pytest
@@ -144,3 +145,41 @@ def test_divergence_checked_once_per_epoch_records_the_same_results(small_spec):
     assert_same_runs(each_step, per_epoch, rel=1e-6)
     for cid, result in each_step[1].items():
         assert per_epoch[1][cid].diverged_epoch == result.diverged_epoch
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs triton")
+def test_bundled_on_the_triton_optimizer_path_equals_sequential(small_spec, monkeypatch):
+    """The study engine's GPU optimizer (one Triton launch per family, per-configuration columns)
+    against the sequential engine; without CUDA in Triton's interpreter."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+    small_spec["train"]["epochs"] = 2
+    workload = prepare(parse_spec(small_spec))
+    configs = workload.spec.configs()
+    rows, results = {}, {}
+    for bundle in plan_bundles(configs, per_config_bytes=1, budget_bytes=1 << 40):
+        r, res = collect(train_bundle, workload, list(bundle.configs), optimizer_path="triton", device=device)
+        rows.update(r)
+        results.update(res)
+    assert_same_runs(collect(train_sequential, workload, configs), (rows, results))
+
+
+def test_cuda_graph_is_refused_where_it_cannot_replay(small_spec):
+    workload = prepare(parse_spec(small_spec))
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
+        train_bundle(workload, workload.spec.configs()[:2], cuda_graph=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_an_epoch_captured_in_a_cuda_graph_records_what_eager_epochs_record(small_spec):
+    """Graph replay of whole epochs against the same bundle run eagerly, with a divergence (a
+    re-capture after the freeze) in the grid."""
+    small_spec["grid"]["optimizer"].append({"name": "sgd", "lr": [1e4]})
+    workload = prepare(parse_spec(small_spec))
+    configs = list(plan_bundles(workload.spec.configs(), per_config_bytes=1, budget_bytes=1 << 40)[0].configs)
+    eager = collect(train_bundle, workload, configs, device="cuda", cuda_graph=False)
+    graph = collect(train_bundle, workload, configs, device="cuda", cuda_graph=True)
+    assert_same_runs(eager, graph, rel=1e-6)
+    assert_same_runs(collect(train_sequential, workload, configs), graph)

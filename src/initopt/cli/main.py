@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from initopt.cli import bench as bench_command
 from initopt.cli import doctor as doctor_command
 from initopt.cli import explain as explain_command
 from initopt.cli import study as study_command
@@ -23,6 +24,7 @@ app.command("train")(train_command.train)
 app.command("explain")(explain_command.explain)
 app.add_typer(study_command.app, name="study")
 app.command("doctor")(doctor_command.doctor)
+app.add_typer(bench_command.app, name="bench")
 
 USAGE_ERROR = 2
 DEBUG_ENV = "INITOPT_DEBUG"  # set to 1 to see the traceback behind a one-line error

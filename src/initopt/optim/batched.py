@@ -17,6 +17,10 @@ Two paths, tested against each other and against ``torch.optim`` run configurati
   sorts them), so each run of them — a *slab*, ``P[a:b]`` — is updated by one call of PyTorch's fused
   kernel (``torch._fused_adam_``, ``_fused_adamw_``, ``_fused_sgd_``) with scalar hyperparameters.
   Measured about 3x faster than the broadcast form on a 2-core CPU (benchmarks/study_throughput.py).
+- ``triton``: one launch of initopt's Triton kernel per segment, every configuration reading its own
+  hyperparameters from ``(K,)`` columns on the device and frozen configurations given no program;
+  no host synchronization, so the whole training step can be captured in a CUDA graph. The
+  default on CUDA when Triton is installed (:func:`default_path`).
 
 ``freeze(mask)`` leaves configurations out of every later step: a diverged configuration keeps the
 parameters it had when its loss turned non-finite.
@@ -34,8 +38,15 @@ from initopt.optim.adam import adam_moments_, adam_update_
 from initopt.optim.decay import decoupled_decay_, l2_grad
 from initopt.optim.sgd import nesterov_direction, sgd_momentum, sgd_update_
 
-PATHS = ("fast", "reference")
+PATHS = ("fast", "reference", "triton")
 ADAM_FAMILY = ("adam", "adamw")
+
+
+def default_path(device: torch.device | str) -> str:
+    """``triton`` on CUDA where Triton is installed, else ``fast``."""
+    from initopt.optim import _triton
+
+    return "triton" if torch.device(device).type == "cuda" and _triton.installed() else "fast"
 
 
 def _family(names: set[str]) -> str:
@@ -159,8 +170,53 @@ class _Segment:
         self.step_count += 1
         if self.path == "reference":
             self._step_reference(params, grads)
+        elif self.path == "triton":
+            self._step_triton(params, grads)
         else:
             self._step_fast(params, grads)
+
+    def _triton_columns(self) -> dict[str, Any]:
+        """Per-configuration columns for the kernel (float64 on the device), the step counter, and
+        the active rows; made once, again after ``freeze``."""
+        if getattr(self, "_columns", None) is None or self._columns["active"] != self.active.tolist():
+            h = self.hypers
+            cols: dict[str, Any] = {"lr": self._column([x["lr"] for x in h]), "active": self.active.tolist()}
+            if self.family == "sgd":
+                cols["weight_decay"] = self._column([x.get("weight_decay", 0.0) for x in h])
+                cols["momentum"] = self._column([x.get("momentum", 0.0) for x in h])
+                # momentum 0: no buffer in torch.optim, so no dampening either
+                cols["dampening"] = self._column([x.get("dampening", 0.0) if x.get("momentum", 0.0) else 0.0 for x in h])
+            else:
+                # the kernel decays by 1 - lr * wd: hand it wd = (lr * wd or wd) / lr for AdamW
+                cols["l2_weight_decay"] = self._column([x.get("weight_decay", 0.0) if x["name"] == "adam" else 0.0 for x in h])
+                cols["weight_decay"] = self._column(
+                    [_decoupled(x) / x["lr"] if x["name"] == "adamw" and x["lr"] else 0.0 for x in h])
+                cols["beta1"] = self._column([x.get("betas", (0.9, 0.999))[0] for x in h])
+                cols["beta2"] = self._column([x.get("betas", (0.9, 0.999))[1] for x in h])
+                cols["eps"] = self._column([x.get("eps", 1e-8) for x in h])
+            if getattr(self, "_columns", None) is None:
+                cols["step"] = torch.zeros((), dtype=torch.float32, device=self.device)
+            else:
+                cols["step"] = self._columns["step"]
+            self._columns = cols
+        return self._columns
+
+    def _step_triton(self, params: list[Tensor], grads: list[Tensor]) -> None:
+        from initopt.optim import _triton
+
+        cols = self._triton_columns()
+        launch = _triton.load()
+        common = {"rows": self.k, "active": cols["active"]}
+        if self.family == "sgd":
+            launch.sgd_(params, grads, self.momentum_buffer, lr=cols["lr"], momentum=cols["momentum"],
+                        dampening=cols["dampening"], weight_decay=cols["weight_decay"], nesterov=self.nesterov,
+                        maximize=False, first_step=self.step_count == 1, **common)  # fmt: skip
+            return
+        cols["step"].add_(1.0)
+        launch.adam_(params, grads, self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq if self.amsgrad else None,
+                     [cols["step"]] * len(params), lr=cols["lr"], beta1=cols["beta1"], beta2=cols["beta2"],
+                     weight_decay=cols["weight_decay"], l2_weight_decay=cols["l2_weight_decay"], eps=cols["eps"],
+                     decoupled_weight_decay=True, amsgrad=self.amsgrad, maximize=False, **common)  # fmt: skip
 
     def _step_reference(self, params: list[Tensor], grads: list[Tensor]) -> None:
         t, step = self._tensors, self.step_count

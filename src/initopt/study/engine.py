@@ -30,8 +30,9 @@ def train_bundle(
     configs: Sequence[Config],
     *,
     device: torch.device | str = "cpu",
-    optimizer_path: str = "fast",
+    optimizer_path: str | None = None,
     check_each_step: bool | None = None,
+    cuda_graph: bool | None = None,
     on_epoch: Callable[[list[EpochRecord]], None] = lambda rows: None,
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
     on_steps: Callable[[int], None] = lambda config_steps: None,
@@ -41,9 +42,15 @@ def train_bundle(
     ``configs`` must be ordered as ``plan_bundles`` orders them: the SGD family, then the Adam family,
     equal hyperparameters adjacent within each. ``check_each_step`` (default: on the CPU) looks for
     non-finite losses after every step; otherwise once per epoch, without a per-step host sync (the
-    GPU's default), with the same recorded results.
-    """""
-    from initopt.optim.batched import BatchedOptimizer
+    GPU's default), with the same recorded results. ``optimizer_path``: see
+    :class:`initopt.optim.batched.BatchedOptimizer` (default :func:`~initopt.optim.batched.default_path`).
+
+    ``cuda_graph`` (default: on CUDA without ``check_each_step``): an epoch's steps (gather, forward,
+    loss, backward, optimizer) are captured once as one CUDA graph and replayed for every later
+    epoch, with the data order written into a static index buffer; the first epoch, and the one
+    after a configuration is frozen, run eagerly as the capture's warm-up.
+    """
+    from initopt.optim.batched import BatchedOptimizer, default_path
 
     started = time.perf_counter()
     device = torch.device(device)
@@ -55,8 +62,11 @@ def train_bundle(
     del models
     params = list(model.params.values())
     flat_params = getattr(model, "flat", None)  # one (K, P) tensor holding every parameter, when the model has one
+    optimizer_path = optimizer_path or default_path(device)
     optimizer = BatchedOptimizer([flat_params] if flat_params is not None else params, [dict(c.hyper, name=c.optimizer) for c in configs],
                                  path=optimizer_path)
+    # the gradient of the flat parameter rows, at one address for every step (a CUDA graph's tables)
+    flat_grad = torch.empty_like(flat_params) if flat_params is not None else None
     loss_fn = batched_loss(workload.loss)
     _, metric_fn = batched_metric(workload.metric, workload.loss)
     epochs, batch_size, n = workload.spec.train.epochs, workload.spec.train.batch_size, len(x)
@@ -69,6 +79,59 @@ def train_bundle(
 
     if check_each_step is None:
         check_each_step = device.type == "cpu"
+    # a graph replays device work only: the optimizer must keep its step count on the device (the
+    # Triton path) and see its tensors at the same addresses (the flat rows of hand-batched models)
+    graphable = device.type == "cuda" and not check_each_step and optimizer_path == "triton" and flat_grad is not None
+    if cuda_graph is None:
+        cuda_graph = graphable
+    if cuda_graph and not graphable:
+        raise ValueError("cuda_graph needs a CUDA device, check_each_step=False, the triton optimizer path "
+                         "and a hand-batched model")
+    index_buffer = torch.empty(k, n, dtype=torch.long, device=device)
+    loss_sum = torch.zeros(k, dtype=torch.float64, device=device)
+    metric_sum = torch.zeros(k, dtype=torch.float64, device=device)
+
+    def step(rows_index: torch.Tensor, check: Callable[[torch.Tensor], bool] | None = None) -> bool:
+        """One batched step on the rows ``rows_index`` (k, m) of the data. ``check`` sees the losses
+        before the update and returns False when no configuration is left to train."""
+        m = rows_index.shape[1]
+        rows = rows_index.reshape(-1)
+        xb = x.index_select(0, rows).view(k, m, *x.shape[1:])
+        yb = y.index_select(0, rows).view(k, m, *y.shape[1:])
+        output = model.forward(xb)
+        losses = loss_fn(output, yb)
+        if check is not None and not check(losses):
+            return False
+        # the sum over configurations leaves each configuration its own gradient
+        total = (losses if all_active else torch.where(active, losses, torch.zeros_like(losses))).sum()
+        grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
+        if flat_grad is not None:
+            torch.cat([g.reshape(k, -1) for g in grads], dim=1, out=flat_grad)
+        optimizer.step([flat_grad] if flat_grad is not None else grads)
+        with torch.no_grad():
+            loss_sum.add_(losses.detach(), alpha=m)
+            metric_sum.add_(metric_fn(output.detach(), yb), alpha=m)
+        return True
+
+    def check_now(losses: torch.Tensor) -> bool:
+        """Freeze configurations whose loss is non-finite at this step (a host sync: free on the CPU)."""
+        nonlocal all_active
+        newly = active & ~torch.isfinite(losses)
+        if bool(newly.any()):
+            all_active = freeze(newly, epoch)
+            return bool(active.any())
+        return True
+
+    def epoch_steps(check: Callable[[torch.Tensor], bool] | None = None) -> None:
+        """All steps of an epoch; without ``check`` no host sync: what a CUDA graph captures."""
+        loss_sum.zero_()
+        metric_sum.zero_()
+        for start in range(0, n, batch_size):
+            if not step(index_buffer[:, start : start + batch_size], check):
+                break
+
+    graph: torch.cuda.CUDAGraph | None = None
+    warm = False  # an eager epoch has run with the present set of active configurations
 
     def freeze(newly: torch.Tensor, epoch: int) -> bool:
         """Record ``newly`` as diverged at ``epoch`` and leave them out of every later update."""
@@ -81,37 +144,28 @@ def train_bundle(
     for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
         orders = {seed: torch.randperm(n, generator=rng) for seed, rng in order_rngs.items()}
-        index = torch.stack([orders[c.seed] for c in configs]).to(device)
-        loss_sum = torch.zeros(k, dtype=torch.float64, device=device)
-        metric_sum = torch.zeros(k, dtype=torch.float64, device=device)
-        for start in range(0, n, batch_size):
-            batch = index[:, start : start + batch_size]
-            m = batch.shape[1]
-            rows = batch.reshape(-1)
-            xb = x.index_select(0, rows).view(k, m, *x.shape[1:])
-            yb = y.index_select(0, rows).view(k, m, *y.shape[1:])
-            output = model.forward(xb)
-            losses = loss_fn(output, yb)
-            if check_each_step:
-                newly = active & ~torch.isfinite(losses)
-                if bool(newly.any()):  # a host sync: free on the CPU
-                    all_active = freeze(newly, epoch)
-                    if not bool(active.any()):
-                        break
-            # the sum over configurations leaves each configuration its own gradient
-            total = (losses if all_active else torch.where(active, losses, torch.zeros_like(losses))).sum()
-            grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
-            optimizer.step([torch.cat([g.reshape(k, -1) for g in grads], dim=1)] if flat_params is not None else grads)
-            with torch.no_grad():
-                loss_sum.add_(losses.detach(), alpha=m)
-                metric_sum.add_(metric_fn(output.detach(), yb), alpha=m)
+        index_buffer.copy_(torch.stack([orders[c.seed] for c in configs]))
+        if check_each_step:
+            epoch_steps(check_now)
+        elif graph is not None:
+            graph.replay()
+        elif cuda_graph and warm:
+            graph = _capture(epoch_steps)
+            graph.replay()
+        else:
+            epoch_steps()
+            warm = True
         if not check_each_step:
             # once per epoch: a configuration whose loss went non-finite at any step has a non-finite
             # sum; it trained on (NaN in its own rows only, every operation is per configuration)
             newly = active & ~torch.isfinite(loss_sum)
             if bool(newly.any()):
                 all_active = freeze(newly, epoch)
+                graph, warm = None, False  # the optimizer's rows and the loss mask changed
         val_loss, val_metric = _evaluate(model, x_val, y_val, loss_fn, metric_fn)
+        # one transfer per epoch, not four per configuration
+        train_loss, train_metric = (loss_sum / n).tolist(), (metric_sum / n).tolist()
+        val_loss, val_metric = val_loss.tolist(), val_metric.tolist()
         seconds = time.perf_counter() - epoch_started
         rows = []
         for i, config in enumerate(configs):
@@ -120,8 +174,7 @@ def train_bundle(
             if diverged_epoch[i] == epoch:
                 rows.append(outcomes.nan_epoch(config.id, epoch))
                 continue
-            row = EpochRecord(config.id, epoch, float(loss_sum[i] / n), float(metric_sum[i] / n),
-                              float(val_loss[i]), float(val_metric[i]), seconds)
+            row = EpochRecord(config.id, epoch, train_loss[i], train_metric[i], val_loss[i], val_metric[i], seconds)
             history[i].append(row)
             rows.append(row)
         on_epoch(rows)
@@ -135,6 +188,16 @@ def train_bundle(
     results = [outcomes.finished(c.id, history[i], diverged_epoch[i], per_config) for i, c in enumerate(configs)]
     on_done(results)
     return results
+
+
+def _capture(fn: Callable[[], None]) -> torch.cuda.CUDAGraph:
+    """``fn``'s kernels as a CUDA graph (captured, not run: replay it). The caller has run ``fn``
+    eagerly once, so every buffer, table and workspace it touches exists."""
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph
 
 
 @torch.no_grad()

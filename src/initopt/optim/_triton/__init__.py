@@ -7,6 +7,7 @@ without Triton; :func:`usable` says whether a list of tensors can go to the kern
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from torch import Tensor
 INTERPRET_ENV = "TRITON_INTERPRET"
 
 
+@functools.cache
 def installed() -> bool:
     return importlib.util.find_spec("triton") is not None
 

@@ -1,0 +1,1 @@
+"""Benchmarks that users run: ``initopt bench optim`` (optimizer step speed against PyTorch)."""

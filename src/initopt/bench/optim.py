@@ -1,0 +1,153 @@
+r"""The optimizer step against PyTorch, in one process: ms, Gparam/s and share of the bandwidth floor.
+
+An AdamW step is memory traffic: with float32 state it reads parameter, gradient, :math:`m`,
+:math:`v` and writes parameter, :math:`m`, :math:`v`, 28 bytes per parameter; with bfloat16 state
+20. Its floor is ``bytes * n / bandwidth``, with the bandwidth of a large device copy measured in
+the same run (read + write counted). Each path is timed as the median of ``repeat`` steps after
+``warmup`` steps, on the same parameters and gradients.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from initopt.optim import AdamW
+from initopt.optim.fused import implementation
+
+SHAPES = ("gpt2-124m", "gpt2-350m", "many-small", "tiny")
+
+
+def gpt2_shapes(layers: int, width: int, vocab: int = 50257, context: int = 1024) -> list[tuple[int, ...]]:
+    """Parameter shapes of GPT-2 (Radford et al. 2019): embeddings, per block two LayerNorms,
+    attention (c_attn, c_proj) and MLP (c_fc, c_proj) with biases, final LayerNorm."""
+    block = [(width,), (width,), (width, 3 * width), (3 * width,), (width, width), (width,),
+             (width,), (width,), (width, 4 * width), (4 * width,), (4 * width, width), (width,)]  # fmt: skip
+    return [(vocab, width), (context, width), *block * layers, (width,), (width,)]
+
+
+def shapes_for(name: str) -> list[tuple[int, ...]]:
+    """``gpt2-124m`` (148 tensors, 124.4M), ``gpt2-350m`` (GPT-2 medium: 292 tensors, 354.8M) or
+    ``many-small`` (4096 tensors of 1k-8k elements, 18.9M: the launch-bound case); ``tiny`` (16
+    tensors, 64k: a smoke test of the command, not a measurement)."""
+    if name == "gpt2-124m":
+        return gpt2_shapes(12, 768)
+    if name == "gpt2-350m":
+        return gpt2_shapes(24, 1024)
+    if name == "many-small":
+        return [(1024 * (1 + i % 8),) for i in range(4096)]
+    if name == "tiny":
+        return [(4096,)] * 16
+    raise ValueError(f"--shapes must be one of {', '.join(SHAPES)}, got {name!r}")
+
+
+@dataclass
+class Row:
+    name: str
+    kernel: str
+    ms: float
+    bytes_per_param: int
+    params: int
+
+    @property
+    def gparams_per_s(self) -> float:
+        return self.params / self.ms / 1e6
+
+    def floor_share(self, bandwidth: float) -> float:
+        """Share of the bandwidth floor reached: floor time / measured time."""
+        return self.bytes_per_param * self.params / bandwidth / (self.ms / 1e3)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_ms(fn: Callable[[], None], device: torch.device, warmup: int, repeat: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def copy_bandwidth(device: torch.device, numel: int = 1 << 27) -> float:
+    """Bytes per second of ``dst.copy_(src)`` for a large float32 buffer, read + write counted."""
+    src = torch.ones(numel, device=device)
+    dst = torch.empty_like(src)
+    ms = median_ms(lambda: dst.copy_(src), device, warmup=3, repeat=10)
+    return 2 * 4 * numel / (ms / 1e3)
+
+
+def _params(shapes: list[tuple[int, ...]], device: torch.device, seed: int = 0) -> list[Tensor]:
+    g = torch.Generator(device=device).manual_seed(seed)
+    params = []
+    for shape in shapes:
+        p = torch.empty(shape, device=device).normal_(generator=g).requires_grad_()
+        p.grad = torch.empty_like(p).normal_(generator=g)
+        params.append(p)
+    return params
+
+
+def paths(device: torch.device) -> list[tuple[str, Callable[[list[Tensor]], torch.optim.Optimizer], int]]:
+    """(label, make optimizer, bytes per parameter) for every path compared."""
+    out: list[tuple[str, Callable[[list[Tensor]], torch.optim.Optimizer], int]] = [
+        ("PyTorch for-loop", lambda p: torch.optim.AdamW(p, foreach=False), 28),
+        ("PyTorch foreach", lambda p: torch.optim.AdamW(p, foreach=True), 28),
+        ("PyTorch fused", lambda p: torch.optim.AdamW(p, fused=True), 28),
+        ("initopt foreach", lambda p: AdamW(p, foreach=True), 28),
+        ("initopt fused", lambda p: AdamW(p, fused=True), 28),
+        ("initopt fused, bfloat16 state", lambda p: AdamW(p, fused=True, state_dtype=torch.bfloat16), 20),
+    ]
+    return out
+
+
+def run(shapes_name: str = "gpt2-124m", device: str = "cuda", warmup: int = 3, repeat: int = 10,
+        only: list[str] | None = None, progress: Callable[[str], None] | None = None) -> tuple[list[Row], float, int, int]:  # fmt: skip
+    """Time every path on ``shapes_name``; returns (rows, copy bandwidth B/s, tensors, parameters)."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device here (use --device cpu)")
+    shapes = shapes_for(shapes_name)
+    bandwidth = copy_bandwidth(dev, numel=1 << (27 if dev.type == "cuda" else 25))
+    rows = []
+    numel = sum(torch.Size(s).numel() for s in shapes)
+    for label, make, bytes_per_param in paths(dev):
+        if only and label not in only:
+            continue
+        if progress:
+            progress(label)
+        params = _params(shapes, dev)
+        opt = make(params)
+        low = "bfloat16" in label
+        kernel = (implementation(params[:1], low) if "fused" in label and label.startswith("initopt")
+                  else label.split()[-1] if label.startswith("PyTorch") else "foreach")  # fmt: skip
+        ms = median_ms(opt.step, dev, warmup, repeat)
+        rows.append(Row(label, kernel, ms, bytes_per_param, numel))
+        del opt, params
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return rows, bandwidth, len(shapes), numel
+
+
+def table(rows: list[Row], bandwidth: float) -> list[list[str]]:
+    """Rows of text: path, kernel, ms, Gparam/s, share of floor, ratio to PyTorch fused."""
+    fused = next((r.ms for r in rows if r.name == "PyTorch fused"), None)
+    out = []
+    for r in rows:
+        ratio = f"{fused / r.ms:.2f}x" if fused else "-"
+        out.append([r.name, r.kernel, f"{r.ms:.3f}", f"{r.gparams_per_s:.3g}", f"{100 * r.floor_share(bandwidth):.0f}%", ratio])
+    return out
+
+
+HEADER = ["path", "kernel", "ms/step", "Gparam/s", "of floor", "vs PyTorch fused"]
