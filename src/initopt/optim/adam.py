@@ -289,6 +289,29 @@ class Adam(BaseOptimizer):
                     device=p.device if on_device else None,
                 )
 
+    @staticmethod
+    def _init_state(group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
+        """A parameter's state at its first step: ``step`` 0, zero moments (and Kahan buffer)."""
+        if group["fused"]:
+            _device_dtype_check_for_fused(p)
+        # torch keeps step on the CPU unless a kernel on the device must read it
+        low = low_precision_state(group, p)
+        on_device = group["capturable"] or group["fused"] or low
+        state["step"] = torch.zeros(
+            (),
+            dtype=_get_scalar_dtype(is_fused=group["fused"] or low),
+            device=p.device if on_device else "cpu",
+        )
+        zeros = lambda: torch.zeros_like(  # noqa: E731
+            p, dtype=group["state_dtype"], memory_format=torch.preserve_format
+        )
+        state["exp_avg"] = zeros()
+        state["exp_avg_sq"] = zeros()
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros()
+        if kahan_for(group, p):
+            state["kahan_comp"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
     def _init_group(
         self,
         group: dict[str, Any],
@@ -301,43 +324,31 @@ class Adam(BaseOptimizer):
         compensation: list[Tensor | None],
     ) -> bool:
         has_complex = False
+        amsgrad, differentiable = group["amsgrad"], group["differentiable"]
+        # a step walks every parameter: the loop keeps to locals (thousands of small tensors)
+        append_param, append_grad, append_step = params.append, grads.append, state_steps.append
+        append_m, append_v, append_comp = exp_avgs.append, exp_avg_sqs.append, compensation.append
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            if p.grad.is_sparse:
+            if grad.is_sparse:
                 raise RuntimeError("Adam does not support sparse gradients, use SparseAdam")
             has_complex |= torch.is_complex(p)
-            params.append(p)
-            grads.append(p.grad)
+            append_param(p)
+            append_grad(grad)
             state = self.state[p]
             if len(state) == 0:
-                if group["fused"]:
-                    _device_dtype_check_for_fused(p)
-                # torch keeps step on the CPU unless a kernel on the device must read it
-                low = low_precision_state(group, p)
-                on_device = group["capturable"] or group["fused"] or low
-                state["step"] = torch.zeros(
-                    (),
-                    dtype=_get_scalar_dtype(is_fused=group["fused"] or low),
-                    device=p.device if on_device else "cpu",
-                )
-                zeros = lambda: torch.zeros_like(  # noqa: E731
-                    p, dtype=group["state_dtype"], memory_format=torch.preserve_format
-                )
-                state["exp_avg"] = zeros()
-                state["exp_avg_sq"] = zeros()
-                if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = zeros()
-                if kahan_for(group, p):
-                    state["kahan_comp"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            exp_avgs.append(state["exp_avg"])
-            exp_avg_sqs.append(state["exp_avg_sq"])
-            if group["amsgrad"]:
+                self._init_state(group, p, state)
+            append_m(state["exp_avg"])
+            append_v(state["exp_avg_sq"])
+            if amsgrad:
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
-            compensation.append(state.get("kahan_comp"))
-            if group["differentiable"] and state["step"].requires_grad:
+            append_comp(state.get("kahan_comp"))
+            step = state["step"]
+            if differentiable and step.requires_grad:
                 raise RuntimeError("`requires_grad` is not supported for `step` in differentiable mode")
-            state_steps.append(state["step"])
+            append_step(step)
         return has_complex
 
     @_use_grad_for_differentiable
@@ -387,6 +398,7 @@ class Adam(BaseOptimizer):
                 eps=group["eps"],
                 maximize=group["maximize"],
                 compensation=present(compensation),
+                state_dtype=group["state_dtype"],
             )
         return loss
 
@@ -489,13 +501,14 @@ def adam(
     eps: float,
     maximize: bool,
     compensation: list[Tensor | None] | None = None,
+    state_dtype: torch.dtype | None = None,
 ) -> None:
     """Functional Adam/AdamW: one step over lists (signature of ``torch.optim.adam``).
 
     ``weight_decay`` is used as given; the classes pass
     :func:`initopt.optim.decay.effective_weight_decay` so that independent decay needs nothing
-    here. State in another dtype than the parameters, or ``compensation`` (Kahan buffers), goes
-    to initopt's kernels (:mod:`initopt.optim.fused`) whatever the path.
+    here. State in another dtype than the parameters (``state_dtype``), or ``compensation`` (Kahan
+    buffers), goes to initopt's kernels (:mod:`initopt.optim.fused`) whatever the path.
     """
     if not all(isinstance(t, Tensor) for t in state_steps):
         raise RuntimeError("`state_steps` must be a list of 0-dim tensors")
@@ -507,7 +520,9 @@ def adam(
         differentiable=differentiable,
         tensor_hyperparameters=device_hparams and not capturable,
     )
-    low_precision = compensation is not None or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
+    low_precision = compensation is not None or (
+        state_dtype is not None and any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
+    )
     if path == "fused" or low_precision:
         if differentiable:
             raise RuntimeError("Adam with fused=True or a state_dtype does not support differentiable=True")
@@ -517,6 +532,7 @@ def adam(
             eps=eps, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
             grad_scale=grad_scale, found_inf=found_inf,
             compensation=cast("list[Tensor]", compensation) if compensation else None,
+            low_precision=low_precision,
         )  # fmt: skip
         return
     if grad_scale is not None or found_inf is not None:

@@ -98,13 +98,16 @@ def fused_adam_(
     found_inf: Tensor | None = None,
     compensation: list[Tensor] | None = None,
     choice: Implementation | None = None,
+    low_precision: bool | None = None,
 ) -> None:
     """Adam / AdamW with one fused kernel per (device, dtype); see :class:`initopt.optim.Adam`.
 
-    ``compensation``: Kahan buffers, one per parameter (Triton or reference only)."""
+    ``compensation``: Kahan buffers, one per parameter (Triton or reference only);
+    ``low_precision``: whether state dtype differs or Kahan is on (found out when not given)."""
     if not params:
         return
-    low_precision = bool(compensation) or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
+    if low_precision is None:
+        low_precision = bool(compensation) or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
     kind = implementation(params, low_precision, choice)
     if kind != "torch":
         _count_steps(state_steps)

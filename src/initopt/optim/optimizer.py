@@ -208,7 +208,7 @@ def low_precision_state(group: dict[str, Any], p: Tensor) -> bool:
 
 def present(values: list[Tensor | None]) -> list[Tensor | None] | None:
     """``values`` if any entry is a tensor, else None (no Kahan buffers in this group)."""
-    return values if any(v is not None for v in values) else None
+    return values if values.count(None) != len(values) else None  # count: one C loop
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,8 +33,10 @@ def usable(tensors: Sequence[Tensor]) -> bool:
     the interpreter."""
     if not tensors or not installed():
         return False
-    kinds = {t.device.type for t in tensors}
-    return kinds == {"cuda"} or (kinds == {"cpu"} and interpreting())
+    first = tensors[0].device.type
+    if first == "cpu" and not interpreting() or first not in ("cpu", "cuda"):
+        return False  # the common CPU case decided without walking the list
+    return all(t.device.type == first for t in tensors)
 
 
 def why_not(tensors: Sequence[Tensor]) -> str:
