@@ -335,3 +335,18 @@ def test_the_whole_step_replays_in_a_cuda_graph():
         graph.replay()
         ref.step()
     torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_block_tables_cover_every_element_once_and_promise_alignment_only_when_true():
+    from initopt.optim._triton.tables import block_rows, build
+
+    blocks = block_rows(numel=3 * 5000, rows=3, block=2048, active=[True, False, True])
+    covered = [i for start, end, _ in blocks for i in range(start, min(start + 2048, end))]
+    assert sorted(covered) == list(range(0, 5000)) + list(range(10000, 15000))
+    assert set(blocks[:, 2].tolist()) == {0, 2}
+    assert all(start // 5000 == row for start, _, row in blocks)  # a block never crosses its row
+    x = torch.zeros(64)
+    assert build([[x], [x]], block=2048, device=x.device).aligned
+    assert not build([[x[1:]], [x[1:]]], block=2048, device=x.device).aligned  # address off by 4 bytes
+    y = torch.zeros(4, 20)  # rows of 20 elements: starts at 20, 40, 60 are not multiples of 16
+    assert not build([[y], [y]], rows=4, block=2048, device=y.device).aligned

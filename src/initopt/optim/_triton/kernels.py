@@ -66,7 +66,7 @@ def _block(blocks_ptr, tensors_ptr, found_inf_ptr, HAS_FOUND_INF: tl.constexpr, 
     row = tl.load(entry + 3)
     if HAS_FOUND_INF:
         end = tl.where(tl.load(found_inf_ptr) != 0, start, end)
-    if ALIGNED:
+    if ALIGNED:  # the tables checked it: starts are multiples of 16 elements, addresses of 16 bytes
         start = tl.multiple_of(start, 16)
     offsets = start + tl.arange(0, BLOCK)
     return tensors_ptr + tensor * 8, offsets, offsets < end, row

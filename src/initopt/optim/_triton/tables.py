@@ -17,6 +17,9 @@ from torch import Tensor
 
 #: bytes a pointer must be a multiple of for the kernels' 128-bit vector loads
 ALIGNMENT = 16
+#: elements every block start must be a multiple of: what the kernels promise the compiler
+#: (``tl.multiple_of(start, 16)``) when the tables say ``aligned``
+START_MULTIPLE = 16
 _CACHE_SIZE = 32
 
 
@@ -77,10 +80,10 @@ def build(
     for t, p in enumerate(params):
         b = block_rows(p.numel(), rows, block, active)
         if len(b):
-            aligned &= (p.numel() // rows * p.element_size()) % ALIGNMENT == 0
+            aligned &= (p.numel() // rows) % START_MULTIPLE == 0
             pieces.append(np.concatenate([np.full((len(b), 1), t, dtype=np.int64), b], axis=1))
     blocks = np.concatenate(pieces) if pieces else np.zeros((0, 4), dtype=np.int64)
-    aligned &= (block * (params[0].element_size() if count else 4)) % ALIGNMENT == 0
+    aligned &= block % START_MULTIPLE == 0
     return Tables(
         tensors=torch.from_numpy(addresses).to(device),
         blocks=torch.from_numpy(np.ascontiguousarray(blocks)).to(device),
