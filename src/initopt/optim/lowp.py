@@ -61,6 +61,19 @@ def _store_param(param: Tensor, compensation: Tensor | None, value: Tensor, mask
     _write(param, _f32(stored), mask)
 
 
+def _param_and_grad(p: Tensor, g: Tensor, shape: tuple[int, int], grad_scale: Tensor | None, maximize: bool,
+                    l2: Tensor) -> tuple[Tensor, Tensor]:
+    """The kernels' ``_param_and_grad``: float32 parameter, and the gradient unscaled (AMP), negated
+    (``maximize``), plus ``l2 * param``."""
+    param = _f32(p).reshape(shape)
+    grad = _f32(g).reshape(shape)
+    if grad_scale is not None:
+        grad = grad / _f32(grad_scale)
+    if maximize:
+        grad = -grad
+    return param, grad + _f32(l2) * param
+
+
 def _mask(active: Sequence[bool] | None, device: torch.device) -> Tensor | None:
     return None if active is None else torch.tensor(list(active), device=device).reshape(-1, 1)
 
@@ -104,13 +117,7 @@ def adam_lowp_(
         lr_, b1, b2 = col(lr), col(beta1), col(beta2)
         step_size = _f32(lr_ / (1 - b1**step))
         bias_correction2_sqrt = _f32(torch.sqrt(1 - b2**step))
-        param = _f32(p).reshape(shape)
-        grad = _f32(grads[i]).reshape(shape)
-        if grad_scale is not None:
-            grad = grad / _f32(grad_scale)
-        if maximize:
-            grad = -grad
-        grad = grad + _f32(col(l2)) * param
+        param, grad = _param_and_grad(p, grads[i], shape, grad_scale, maximize, col(l2))
         param = param * _f32(1 - lr_ * col(decoupled))
         m = _f32(exp_avgs[i]).reshape(shape)
         m = m + _f32(1 - b1) * (grad - m)
@@ -152,13 +159,7 @@ def sgd_lowp_(
         shape = (rows, -1)
         col = lambda v: _f32(_column(v, rows, p))  # noqa: E731
         mask = _mask(active, p.device)
-        param = _f32(p).reshape(shape)
-        grad = _f32(grads[i]).reshape(shape)
-        if grad_scale is not None:
-            grad = grad / _f32(grad_scale)
-        if maximize:
-            grad = -grad
-        grad = grad + col(weight_decay) * param
+        param, grad = _param_and_grad(p, grads[i], shape, grad_scale, maximize, col(weight_decay))
         direction = grad
         if momentum_buffers is not None:
             b = momentum_buffers[i]

@@ -86,6 +86,22 @@ def _hyper(ptr, stride, row):
 
 
 @triton.jit
+def _param_and_grad(tensor_row, offsets, mask, l2, grad_scale_ptr, P_DTYPE: tl.constexpr, G_DTYPE: tl.constexpr,
+                    HAS_GRAD_SCALE: tl.constexpr, MAXIMIZE: tl.constexpr, ALIGNED: tl.constexpr):
+    """The parameter's address and float32 values, and the gradient as every rule starts from it:
+    unscaled (AMP), negated (``maximize``), plus L2 decay ``l2 * param``."""
+    p_ptr = _address(tensor_row, 0, P_DTYPE, ALIGNED)
+    g_ptr = _address(tensor_row, 1, G_DTYPE, ALIGNED)
+    param = tl.load(p_ptr + offsets, mask=mask).to(tl.float32)
+    grad = tl.load(g_ptr + offsets, mask=mask).to(tl.float32)
+    if HAS_GRAD_SCALE:
+        grad = grad / tl.load(grad_scale_ptr).to(tl.float32)
+    if MAXIMIZE:
+        grad = -grad
+    return p_ptr, param, grad + l2 * param
+
+
+@triton.jit
 def _store_param(tensor_row, p_ptr, offsets, mask, new_param, KAHAN: tl.constexpr, P_DTYPE: tl.constexpr,
                  ALIGNED: tl.constexpr):
     """Write ``new_param`` (float32). With ``KAHAN`` the parameter's true value is ``param + comp``:
@@ -124,8 +140,6 @@ def adam_kernel(
             \frac{m}{\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon}
     """
     tensor_row, offsets, mask, row = _block(blocks_ptr, tensors_ptr, found_inf_ptr, HAS_FOUND_INF, BLOCK, ALIGNED)
-    p_ptr = _address(tensor_row, 0, P_DTYPE, ALIGNED)
-    g_ptr = _address(tensor_row, 1, G_DTYPE, ALIGNED)
     m_ptr = _address(tensor_row, 2, S_DTYPE, ALIGNED)
     v_ptr = _address(tensor_row, 3, S_DTYPE, ALIGNED)
     step = tl.load(tl.load(tensor_row + 6).to(tl.pointer_type(tl.float32))).to(tl.int64)
@@ -142,15 +156,10 @@ def adam_kernel(
     beta2_f = beta2.to(tl.float32)
     one_minus_beta2 = (1.0 - beta2).to(tl.float32)
 
-    param = tl.load(p_ptr + offsets, mask=mask).to(tl.float32)
-    grad = tl.load(g_ptr + offsets, mask=mask).to(tl.float32)
+    p_ptr, param, grad = _param_and_grad(tensor_row, offsets, mask, l2, grad_scale_ptr, P_DTYPE, G_DTYPE,
+                                         HAS_GRAD_SCALE, MAXIMIZE, ALIGNED)  # fmt: skip
     m = tl.load(m_ptr + offsets, mask=mask).to(tl.float32)
     v = tl.load(v_ptr + offsets, mask=mask).to(tl.float32)
-    if HAS_GRAD_SCALE:
-        grad = grad / tl.load(grad_scale_ptr).to(tl.float32)
-    if MAXIMIZE:
-        grad = -grad
-    grad = grad + l2 * param
     param = param * decay
     m = m + one_minus_beta1 * (grad - m)
     v = beta2_f * v + one_minus_beta2 * grad * grad
@@ -184,18 +193,10 @@ def sgd_kernel(
         d = g + \mu b \text{ (Nesterov) or } b, \quad \theta \leftarrow \theta - \gamma d
     """
     tensor_row, offsets, mask, row = _block(blocks_ptr, tensors_ptr, found_inf_ptr, HAS_FOUND_INF, BLOCK, ALIGNED)
-    p_ptr = _address(tensor_row, 0, P_DTYPE, ALIGNED)
-    g_ptr = _address(tensor_row, 1, G_DTYPE, ALIGNED)
     lr = _hyper(lr_ptr, lr_stride, row).to(tl.float32)
     l2 = _hyper(l2_ptr, l2_stride, row).to(tl.float32)
-
-    param = tl.load(p_ptr + offsets, mask=mask).to(tl.float32)
-    grad = tl.load(g_ptr + offsets, mask=mask).to(tl.float32)
-    if HAS_GRAD_SCALE:
-        grad = grad / tl.load(grad_scale_ptr).to(tl.float32)
-    if MAXIMIZE:
-        grad = -grad
-    grad = grad + l2 * param
+    p_ptr, param, grad = _param_and_grad(tensor_row, offsets, mask, l2, grad_scale_ptr, P_DTYPE, G_DTYPE,
+                                         HAS_GRAD_SCALE, MAXIMIZE, ALIGNED)  # fmt: skip
     direction = grad
     if MOMENTUM:
         b_ptr = _address(tensor_row, 2, S_DTYPE, ALIGNED)
