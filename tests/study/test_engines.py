@@ -59,6 +59,35 @@ def test_bundled_equals_sequential_for_every_optimizer_family(small_spec, path):
     assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs, path))
 
 
+HAND_CASES = {
+    # the hand-written backward: ReLU in place, any other activation through autograd, the loss's
+    # gradient written out (bce, mse, cross_entropy) or through autograd (binary_crossentropy)
+    "deep tanh": ({"model": "deep-mlp", "depth": 3, "width": 8, "activation": "tanh"}, {}),
+    "gelu": ({"activation": "gelu"}, {}),
+    "leaky_relu": ({"activation": "leaky_relu"}, {}),
+    "linear": ({"activation": "linear"}, {}),
+    "probabilities": ({}, {"loss": "binary_crossentropy"}),
+    "mse": ({}, {"loss": "mse", "metric": "mse"}),
+    "multiclass": ({"dataset": "digits"}, {}),
+}
+
+
+@pytest.mark.parametrize("case", HAND_CASES)
+def test_hand_batched_bundles_equal_sequential(small_spec, case):
+    workload_options, train_options = HAND_CASES[case]
+    small_spec["workload"].update(workload_options)
+    if small_spec["workload"]["model"] == "deep-mlp":
+        small_spec["workload"].pop("hidden")
+    small_spec["train"].update(train_options, epochs=2)
+    small_spec["grid"]["init"] = ["xavier_normal"]
+    small_spec["grid"]["optimizer"] = [{"name": "sgd", "lr": [0.01], "momentum": [0.9]}, {"name": "adamw", "lr": [1e-3]}]
+    workload = prepare(parse_spec(small_spec))
+    configs = workload.spec.configs()
+    model = bundle_model([workload.initialized_model(c) for c in configs[:2]], workload.train.x[:2], torch.device("cpu"))
+    assert type(model).__name__ == "HandBatchedMLP"
+    assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))
+
+
 def test_a_diverging_configuration_is_frozen_and_the_rest_train_on(small_spec):
     small_spec["grid"] = {"init": [{"name": "gaussian", "std": 1.0}], "seeds": [0],
                           "optimizer": [{"name": "sgd", "lr": [0.01, 1e4]}]}

@@ -84,6 +84,8 @@ class BatchedOptimizer:
                 self.segments.append(_Segment(start, k, [dict(h) for h in hypers[start:k]], self.params, path))
                 start = k
         self._param_views: list[list[Tensor]] | None = None
+        self._grads: list[Tensor] | None = None
+        self._grad_views: list[list[Tensor]] = []
         families = [s.family for s in self.segments]
         if len(families) != len(set(families)):
             raise ValueError("configurations of one optimizer family must be contiguous in the bundle")
@@ -102,8 +104,12 @@ class BatchedOptimizer:
         grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
         if self._param_views is None:
             self._param_views = [[p[s.start : s.end] for p in self.params] for s in self.segments]
-        for segment, params in zip(self.segments, self._param_views):
-            segment.step(params, [g[segment.start : segment.end] for g in grads])
+        # gradients at the same tensors as last step (a hand-batched model's buffers): reuse the views
+        if self._grads is None or len(grads) != len(self._grads) or any(a is not b for a, b in zip(grads, self._grads)):
+            self._grads = grads
+            self._grad_views = [[g[s.start : s.end] for g in grads] for s in self.segments]
+        for segment, params, segment_grads in zip(self.segments, self._param_views, self._grad_views):
+            segment.step(params, segment_grads)
 
 
 class _Segment:
@@ -130,12 +136,14 @@ class _Segment:
         self.device = params[0].device
         self._tensors = self._hyper_tensors()
         self._slabs: list | None = None
+        self._slab_grads_of: list[Tensor] | None = None  # the gradients the cached slab views are of
+        self._slab_grads: list[list[Tensor]] = []
 
     def freeze(self, mask: Tensor) -> None:
         mask = mask.to(self.active.device, torch.bool)
         if bool(mask.any()):
             self.active &= ~mask
-            self._slabs = None
+            self._slabs, self._slab_grads_of = None, None
             self._tensors = self._hyper_tensors()
 
     def _column(self, values: list[float]) -> Tensor:
@@ -239,9 +247,10 @@ class _Segment:
                              beta2=view("beta2"), eps=view("eps"), step=step,
                              max_exp_avg_sq=None if self.max_exp_avg_sq is None else self.max_exp_avg_sq[i])
 
-    def _slab_list(self, params: list[Tensor]) -> list[tuple[slice, dict[str, Any], list[Tensor], list[list[Tensor]]]]:
-        """Runs of active configurations with equal hyperparameters, with the views of the parameters
-        and the state made once (again after ``freeze``): ``(rows, hyper, parameter rows, state rows)``."""
+    def _slab_list(self, params: list[Tensor]) -> list[tuple[slice, Any, list[Tensor], list[list[Tensor]], dict[str, Any]]]:
+        """Runs of active configurations with equal hyperparameters, each with its fused kernel, the
+        views of its parameter and state rows and the kernel's scalar arguments, made once (again
+        after ``freeze``): ``(rows, kernel, parameter rows, state rows, arguments)``."""
         if self._slabs is None:
             runs: list[tuple[int, int]] = []
             active = self.active.tolist()
@@ -253,33 +262,42 @@ class _Segment:
                     start = None
                 if k < self.k and active[k] and start is None:
                     start = k
-            states = [self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq or []] if self.family == "adam" else [self.momentum_buffer]
-            self._slabs = [(slice(a, b), self.hypers[a], [p[a:b] for p in params], [[t[a:b] for t in state] for state in states])
-                           for a, b in runs]
             # the fused Adam kernels read the step count (all active configurations are at the same step)
             self._step_tensor = torch.tensor(float(self.step_count - 1), device=self.device)
+            self._slabs = [self._slab(a, b, params) for a, b in runs]
         return self._slabs
+
+    def _slab(self, a: int, b: int, params: list[Tensor]) -> tuple[slice, Any, list[Tensor], list[list[Tensor]], dict[str, Any]]:
+        h, ps = self.hypers[a], [p[a:b] for p in params]
+        if self.family == "sgd":
+            momentum = h.get("momentum", 0.0)
+            states = [[] if momentum == 0 else [t[a:b] for t in self.momentum_buffer]]
+            args = {"weight_decay": h.get("weight_decay", 0.0), "momentum": momentum, "lr": h["lr"],
+                    "dampening": h.get("dampening", 0.0), "nesterov": self.nesterov, "maximize": False}
+            return slice(a, b), torch._fused_sgd_, ps, states, args
+        states = [[t[a:b] for t in state] for state in (self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq or [])]
+        states.append([self._step_tensor] * len(ps))
+        beta1, beta2 = h.get("betas", (0.9, 0.999))
+        if h["name"] == "adamw":  # the kernel applies p * (1 - lr * wd): hand it wd = (lr * wd or wd) / lr
+            kernel, weight_decay = torch._fused_adamw_, (_decoupled(h) / h["lr"] if h["lr"] else 0.0)
+        else:
+            kernel, weight_decay = torch._fused_adam_, h.get("weight_decay", 0.0)
+        args = {"lr": h["lr"], "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay,
+                "eps": h.get("eps", 1e-8), "amsgrad": self.amsgrad, "maximize": False}
+        return slice(a, b), kernel, ps, states, args
 
     def _step_fast(self, params: list[Tensor], grads: list[Tensor]) -> None:
         slabs = self._slab_list(params)
+        if grads is not self._slab_grads_of:  # the same list object while the gradients stay put
+            self._slab_grads_of, self._slab_grads = grads, [[g[rows] for g in grads] for rows, *_ in slabs]
+        if self.family == "sgd":
+            first = self.step_count == 1
+            for (_, kernel, ps, states, args), gs in zip(slabs, self._slab_grads):
+                kernel(ps, gs, *states, is_first_step=first, **args)
+            return
         self._step_tensor.add_(1.0)  # torch.optim increments the step before calling the kernel
-        for rows, h, ps, states in slabs:
-            gs = [g[rows] for g in grads]
-            if self.family == "sgd":
-                momentum = h.get("momentum", 0.0)
-                torch._fused_sgd_(ps, gs, [] if momentum == 0 else states[0], weight_decay=h.get("weight_decay", 0.0),
-                                  momentum=momentum, lr=h["lr"], dampening=h.get("dampening", 0.0), nesterov=self.nesterov,
-                                  maximize=False, is_first_step=self.step_count == 1)
-                continue
-            beta1, beta2 = h.get("betas", (0.9, 0.999))
-            kernel = torch._fused_adamw_ if h["name"] == "adamw" else torch._fused_adam_
-            if h["name"] == "adamw":  # the kernel applies p * (1 - lr * wd): hand it wd = (lr * wd or wd) / lr
-                weight_decay = _decoupled(h) / h["lr"] if h["lr"] else 0.0
-            else:
-                weight_decay = h.get("weight_decay", 0.0)
-            kernel(ps, gs, states[0], states[1], states[2], [self._step_tensor] * len(ps),
-                   lr=h["lr"], beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=h.get("eps", 1e-8),
-                   amsgrad=self.amsgrad, maximize=False)
+        for (_, kernel, ps, states, args), gs in zip(slabs, self._slab_grads):
+            kernel(ps, gs, *states, **args)
 
 
 def _decoupled(hyper: dict[str, Any]) -> float:

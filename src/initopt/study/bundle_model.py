@@ -37,28 +37,47 @@ def stack_parameters(models: Sequence[nn.Module], device: torch.device) -> dict[
 
 
 class HandBatchedMLP:
-    """``Linear -> act -> ... -> Linear`` for K configurations: ``h = b + h @ W^T`` with one bmm per layer."""
+    """``Linear -> act -> ... -> Linear`` for K configurations: ``h = b + h @ W`` with one bmm per layer,
+    and its backward written out.
+
+    Layout: each parameter of the bundle is one contiguous ``(K, *shape)`` tensor, all of them in the
+    flat buffer ``storage`` (parameter-major), weights as ``(K, in, out)``, the transpose of
+    nn.Linear's, so that neither the forward nor the backward bmm needs a transposed copy. The
+    gradients have the same layout in ``grad_storage``; :meth:`backward` writes them there in place.
+
+    Training runs :meth:`forward_train` (activations kept in buffers reused every step), the loss
+    with autograd on the output alone, then :meth:`backward` with the loss's gradient. Against
+    autograd over the whole bundle this saves the gradient allocations, the copy of the gradients
+    into the optimizer's layout and the first layer's input gradient: measured 3.4 -> 2.3 ms per step
+    for 64 configurations of the default study's MLP on a 2-core CPU. ReLU runs in place and is
+    differentiated by ``threshold_backward`` as autograd does; other activations through autograd.
+    """
 
     def __init__(self, template: nn.Sequential, params: dict[str, torch.Tensor]):
-        # All parameters of a configuration live in one row of ``flat`` (K, P); the layers' tensors are
-        # views of it, so the optimizer updates one tensor per run of configurations instead of one per
-        # layer. Weights are kept as (K, in, out), the transpose of nn.Linear's (out, in), so that
-        # neither the forward nor the backward bmm needs a transposed copy.
         tensors = {n: (t.detach().transpose(1, 2) if n.endswith("weight") else t.detach()) for n, t in params.items()}
-        k = next(iter(tensors.values())).shape[0]
-        self.flat = torch.cat([t.reshape(k, -1) for t in tensors.values()], dim=1)
-        self.params = {}
+        first = next(iter(tensors.values()))
+        self.k = first.shape[0]
+        self.storage = torch.empty(sum(t.numel() for t in tensors.values()), dtype=first.dtype, device=first.device)
+        self.grad_storage = torch.zeros_like(self.storage)
+        self.params: dict[str, torch.Tensor] = {}
+        self.grads: dict[str, torch.Tensor] = {}
         offset = 0
         for name, tensor in tensors.items():
-            size = tensor[0].numel()
-            self.params[name] = self.flat[:, offset : offset + size].view(tensor.shape).requires_grad_(True)
+            size = tensor.numel()
+            self.params[name] = self.storage[offset : offset + size].view(tensor.shape)
+            self.params[name].copy_(tensor)
+            self.grads[name] = self.grad_storage[offset : offset + size].view(tensor.shape)
             offset += size
-        self.layers: list[tuple[torch.Tensor, torch.Tensor | None] | nn.Module] = []
+        self.layers: list[_Linear | nn.Module] = []
         for name, child in template.named_children():
             if isinstance(child, nn.Linear):
-                self.layers.append((self.params[f"{name}.weight"], self.params.get(f"{name}.bias")))
+                bias = f"{name}.bias" if child.bias is not None else None
+                self.layers.append(_Linear(self.params[f"{name}.weight"], self.grads[f"{name}.weight"],
+                                           self.params.get(bias), self.grads.get(bias)))  # fmt: skip
             else:
                 self.layers.append(child)
+        self._saved: list = []
+        self._buffers: dict[tuple[int, int], torch.Tensor] = {}
 
     @staticmethod
     def accepts(model: nn.Module) -> bool:
@@ -66,28 +85,88 @@ class HandBatchedMLP:
             isinstance(child, (nn.Linear, *ELEMENTWISE)) for child in model.children()
         ) and any(isinstance(child, nn.Linear) for child in model.children())
 
+    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(K, B, in)`` per-configuration inputs, or ``(N, in)`` seen by every configuration."""
         h = x
         for layer in self.layers:
-            if isinstance(layer, tuple):
-                weight, bias = layer
-                if weight.shape[-1] == 1 and h.dim() == 3:
-                    # a one-unit head (binary tasks): multiply-and-sum is ~3x cheaper than a bmm with N=1,
-                    # in the forward and in both products of the backward (measured on a 2-core CPU)
-                    h = (h * weight.transpose(1, 2)).sum(-1, keepdim=True)
-                    h = h + bias.unsqueeze(1) if bias is not None else h
-                elif h.dim() == 2:  # the same input for every configuration
-                    h = torch.matmul(h, weight)
-                    h = h + bias.unsqueeze(1) if bias is not None else h
-                elif bias is not None:
-                    h = torch.baddbmm(bias.unsqueeze(1), h, weight)
-                else:
-                    h = torch.bmm(h, weight)
+            if isinstance(layer, _Linear):
+                h = torch.matmul(h, layer.weight)
+                h = h + layer.bias.unsqueeze(1) if layer.bias is not None else h
             else:
                 h = layer(h)
         return h
 
     forward_shared = forward
+
+    def _buffer(self, index: int, shape: tuple[int, ...]) -> torch.Tensor:
+        """The activation buffer of layer ``index`` for a batch of this shape, made once."""
+        key = (index, *shape)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty(shape, dtype=self.storage.dtype, device=self.storage.device)
+        return self._buffers[key]
+
+    @torch.no_grad()
+    def forward_train(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward of a training step on ``(K, m, in)``, keeping what :meth:`backward` needs. The
+        result lives in a buffer that the next step overwrites."""
+        saved = []
+        h = x
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, _Linear):
+                z = self._buffer(index, (self.k, h.shape[1], layer.weight.shape[-1]))
+                if layer.bias is not None:
+                    torch.baddbmm(layer.bias.unsqueeze(1), h, layer.weight, out=z)
+                else:
+                    torch.bmm(h, layer.weight, out=z)
+                saved.append(h)
+                h = z
+            elif isinstance(layer, nn.ReLU):
+                h.relu_()  # in place on the layer's output: threshold_backward needs only the result
+                saved.append(h)
+            elif isinstance(layer, nn.Identity):
+                saved.append(None)
+            else:
+                leaf = h.detach().requires_grad_(True)
+                with torch.enable_grad():
+                    out = layer(leaf)
+                saved.append((leaf, out))
+                h = out.detach()
+        self._saved = saved
+        return h
+
+    @torch.no_grad()
+    def backward(self, grad_output: torch.Tensor) -> None:
+        """Write every parameter's gradient into ``grads`` from the gradient of the loss with respect to
+        the output of the last :meth:`forward_train`."""
+        d = grad_output
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer, saved = self.layers[index], self._saved[index]
+            if isinstance(layer, _Linear):
+                torch.bmm(saved.transpose(1, 2), d, out=layer.grad_weight)
+                if layer.bias is not None:
+                    torch.sum(d, dim=1, out=layer.grad_bias)
+                if index == 0:
+                    break  # the data needs no gradient
+                upstream = self._buffer(-1 - index, saved.shape)
+                if layer.weight.shape[-1] == 1:  # a one-unit head: an outer product, cheaper than a bmm
+                    torch.mul(d, layer.weight.transpose(1, 2), out=upstream)
+                else:
+                    torch.bmm(d, layer.weight.transpose(1, 2), out=upstream)
+                d = upstream
+            elif isinstance(layer, nn.ReLU):
+                d = torch.ops.aten.threshold_backward.grad_input(d, saved, 0, grad_input=d)  # in place
+            elif saved is not None:
+                leaf, out = saved
+                (d,) = torch.autograd.grad(out, leaf, d)
+        self._saved = []
+
+
+class _Linear:
+    """One linear layer of a hand-batched bundle: its parameter and gradient views."""
+
+    def __init__(self, weight, grad_weight, bias, grad_bias):
+        self.weight, self.grad_weight, self.bias, self.grad_bias = weight, grad_weight, bias, grad_bias
 
 
 class VmappedModule:

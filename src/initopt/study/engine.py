@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 import torch
 
 from initopt.study import outcomes
-from initopt.study.bundle_model import bundle_model
+from initopt.study.bundle_model import HandBatchedMLP, bundle_model
 from initopt.study.spec import Config
 from initopt.study.store import EpochRecord, ResultRecord
+from initopt.study.tally import DeferredTally, RunningTally
 from initopt.study.workload import PreparedWorkload
-from initopt.training.batched import batched_loss, batched_metric
+from initopt.training.batched import batched_loss, batched_loss_gradient, batched_metric
 from initopt.training.loop import EVAL_BATCH
 
 
@@ -31,7 +32,7 @@ def train_bundle(
     *,
     device: torch.device | str = "cpu",
     optimizer_path: str | None = None,
-    check_each_step: bool | None = None,
+    check_each_step: bool = False,
     cuda_graph: bool | None = None,
     on_epoch: Callable[[list[EpochRecord]], None] = lambda rows: None,
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
@@ -40,10 +41,11 @@ def train_bundle(
     """Train ``configs`` as one bundle; returns one result per config, in order.
 
     ``configs`` must be ordered as ``plan_bundles`` orders them: the SGD family, then the Adam family,
-    equal hyperparameters adjacent within each. ``check_each_step`` (default: on the CPU) looks for
-    non-finite losses after every step; otherwise once per epoch, without a per-step host sync (the
-    GPU's default), with the same recorded results. ``optimizer_path``: see
-    :class:`initopt.optim.batched.BatchedOptimizer` (default :func:`~initopt.optim.batched.default_path`).
+    equal hyperparameters adjacent within each. Non-finite losses are looked for once per epoch,
+    without a per-step host sync; ``check_each_step=True`` looks after every step instead, with the
+    same recorded results (a diverging configuration's NaN stays in its own rows, and its recorded
+    epoch is the same). ``optimizer_path``: see :class:`initopt.optim.batched.BatchedOptimizer`
+    (default :func:`~initopt.optim.batched.default_path`).
 
     ``cuda_graph`` (default: on CUDA without ``check_each_step``): an epoch's steps (gather, forward,
     loss, backward, optimizer) are captured once as one CUDA graph and replayed for every later
@@ -61,13 +63,14 @@ def train_bundle(
     model = bundle_model(models, x[:2], device)
     del models
     params = list(model.params.values())
-    flat_params = getattr(model, "flat", None)  # one (K, P) tensor holding every parameter, when the model has one
+    # hand-batched models differentiate themselves into gradient buffers at fixed addresses (what a
+    # CUDA graph's optimizer tables need); any other model goes through autograd
+    hand = isinstance(model, HandBatchedMLP)
     optimizer_path = optimizer_path or default_path(device)
-    optimizer = BatchedOptimizer([flat_params] if flat_params is not None else params, [dict(c.hyper, name=c.optimizer) for c in configs],
-                                 path=optimizer_path)
-    # the gradient of the flat parameter rows, at one address for every step (a CUDA graph's tables)
-    flat_grad = torch.empty_like(flat_params) if flat_params is not None else None
+    optimizer = BatchedOptimizer(params, [dict(c.hyper, name=c.optimizer) for c in configs], path=optimizer_path)
+    hand_grads = list(model.grads.values()) if hand else None
     loss_fn = batched_loss(workload.loss)
+    loss_gradient = batched_loss_gradient(workload.loss) if hand else None
     _, metric_fn = batched_metric(workload.metric, workload.loss)
     epochs, batch_size, n = workload.spec.train.epochs, workload.spec.train.batch_size, len(x)
     steps_per_epoch = math.ceil(n / batch_size)
@@ -77,41 +80,71 @@ def train_bundle(
     diverged_epoch: list[int | None] = [None] * k
     history: list[list[EpochRecord]] = [[] for _ in range(k)]
 
-    if check_each_step is None:
-        check_each_step = device.type == "cpu"
     # a graph replays device work only: the optimizer must keep its step count on the device (the
-    # Triton path) and see its tensors at the same addresses (the flat rows of hand-batched models)
-    graphable = device.type == "cuda" and not check_each_step and optimizer_path == "triton" and flat_grad is not None
+    # Triton path) and see its tensors at the same addresses (the gradient buffers of hand-batched models)
+    graphable = device.type == "cuda" and not check_each_step and optimizer_path == "triton" and hand
     if cuda_graph is None:
         cuda_graph = graphable
     if cuda_graph and not graphable:
         raise ValueError("cuda_graph needs a CUDA device, check_each_step=False, the triton optimizer path "
                          "and a hand-batched model")
-    index_buffer = torch.empty(k, n, dtype=torch.long, device=device)
-    loss_sum = torch.zeros(k, dtype=torch.float64, device=device)
-    metric_sum = torch.zeros(k, dtype=torch.float64, device=device)
+    index_buffer = torch.empty(k, n, dtype=torch.long, device=device)  # each configuration's data order
+    # the same indices step-major: a step's (k, m) rows are one contiguous slice, gathered without a copy
+    step_rows = torch.empty(k * n, dtype=torch.long, device=device)
+    full_steps = n // batch_size
+    gathered: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per batch size: the batch's x and y buffers
+    output_shape = model.forward_shared(x[:1]).shape[2:]
+    # without a per-step check, the built-in losses (their gradient written out) and metrics are
+    # computed once per epoch from the kept outputs; otherwise every step adds them up
+    if hand and loss_gradient is not None and _named(workload.metric) and not check_each_step and \
+            DeferredTally.fits(k, n, math.prod(output_shape), y):
+        tally = DeferredTally(k, n, tuple(output_shape), y, loss_fn, metric_fn, device)
+    else:
+        tally = RunningTally(k, n, metric_fn, device)
 
-    def step(rows_index: torch.Tensor, check: Callable[[torch.Tensor], bool] | None = None) -> bool:
-        """One batched step on the rows ``rows_index`` (k, m) of the data. ``check`` sees the losses
-        before the update and returns False when no configuration is left to train."""
-        m = rows_index.shape[1]
-        rows = rows_index.reshape(-1)
-        xb = x.index_select(0, rows).view(k, m, *x.shape[1:])
-        yb = y.index_select(0, rows).view(k, m, *y.shape[1:])
-        output = model.forward(xb)
-        losses = loss_fn(output, yb)
-        if check is not None and not check(losses):
-            return False
-        # the sum over configurations leaves each configuration its own gradient
-        total = (losses if all_active else torch.where(active, losses, torch.zeros_like(losses))).sum()
-        grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
-        if flat_grad is not None:
-            torch.cat([g.reshape(k, -1) for g in grads], dim=1, out=flat_grad)
-        optimizer.step([flat_grad] if flat_grad is not None else grads)
-        with torch.no_grad():
-            loss_sum.add_(losses.detach(), alpha=m)
-            metric_sum.add_(metric_fn(output.detach(), yb), alpha=m)
+    def step(start: int, check: Callable[[torch.Tensor], bool] | None = None) -> bool:
+        """One batched step on examples ``start : start + batch_size`` of the epoch's order. ``check``
+        sees the losses before the update and returns False when no configuration is left to train."""
+        m = min(batch_size, n - start)
+        rows = step_rows[k * start : k * (start + m)]
+        if m not in gathered:
+            gathered[m] = (x.new_empty(k, m, *x.shape[1:]), y.new_empty(k, m, *y.shape[1:]))
+        xb, yb = gathered[m]
+        torch.index_select(x, 0, rows, out=xb.view(k * m, *x.shape[1:]))
+        torch.index_select(y, 0, rows, out=yb.view(k * m, *y.shape[1:]))
+        if hand:
+            output = model.forward_train(xb)
+            if loss_gradient is None:
+                output = output.detach().requires_grad_(True)
+        else:
+            output = model.forward(xb)
+        losses = total = None
+        if tally.needs_losses or loss_gradient is None:
+            with torch.set_grad_enabled(output.requires_grad):
+                losses = loss_fn(output, yb)
+                # the sum over configurations leaves each configuration its own gradient
+                total = masked(losses).sum()
+            # one host sync finds a non-finite loss (free on the CPU); the check per configuration follows
+            if check is not None and not math.isfinite(total.item()):
+                if not check(losses):
+                    return False
+                total = masked(losses).sum()
+        if hand:
+            # each configuration's gradient is its own: a frozen one's rows are left out of the update
+            grad_output = loss_gradient(output, yb) if loss_gradient else torch.autograd.grad(total, output)[0]
+            model.backward(grad_output)
+            grads = hand_grads
+        else:
+            grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
+        optimizer.step(grads)
+        tally.record(start, losses, output, yb)
         return True
+
+    def masked(values: torch.Tensor) -> torch.Tensor:
+        """``values`` (one row per configuration) with the frozen configurations' rows zeroed."""
+        if all_active:
+            return values
+        return torch.where(active.view(-1, *([1] * (values.dim() - 1))), values, torch.zeros_like(values))
 
     def check_now(losses: torch.Tensor) -> bool:
         """Freeze configurations whose loss is non-finite at this step (a host sync: free on the CPU)."""
@@ -124,10 +157,8 @@ def train_bundle(
 
     def epoch_steps(check: Callable[[torch.Tensor], bool] | None = None) -> None:
         """All steps of an epoch; without ``check`` no host sync: what a CUDA graph captures."""
-        loss_sum.zero_()
-        metric_sum.zero_()
         for start in range(0, n, batch_size):
-            if not step(index_buffer[:, start : start + batch_size], check):
+            if not step(start, check):
                 break
 
     graph: torch.cuda.CUDAGraph | None = None
@@ -145,6 +176,11 @@ def train_bundle(
         epoch_started = time.perf_counter()
         orders = {seed: torch.randperm(n, generator=rng) for seed, rng in order_rngs.items()}
         index_buffer.copy_(torch.stack([orders[c.seed] for c in configs]))
+        whole = full_steps * batch_size
+        step_rows[: k * whole].view(full_steps, k, batch_size).copy_(
+            index_buffer[:, :whole].view(k, full_steps, batch_size).transpose(0, 1))
+        step_rows[k * whole :].view(k, n - whole).copy_(index_buffer[:, whole:])
+        tally.start(index_buffer)
         if check_each_step:
             epoch_steps(check_now)
         elif graph is not None:
@@ -155,16 +191,17 @@ def train_bundle(
         else:
             epoch_steps()
             warm = True
+        train_loss, train_metric = tally.finish()
         if not check_each_step:
             # once per epoch: a configuration whose loss went non-finite at any step has a non-finite
-            # sum; it trained on (NaN in its own rows only, every operation is per configuration)
-            newly = active & ~torch.isfinite(loss_sum)
+            # mean; it trained on (NaN in its own rows only, every operation is per configuration)
+            newly = active & ~torch.isfinite(train_loss)
             if bool(newly.any()):
                 all_active = freeze(newly, epoch)
                 graph, warm = None, False  # the optimizer's rows and the loss mask changed
         val_loss, val_metric = _evaluate(model, x_val, y_val, loss_fn, metric_fn)
         # one transfer per epoch, not four per configuration
-        train_loss, train_metric = (loss_sum / n).tolist(), (metric_sum / n).tolist()
+        train_loss, train_metric = train_loss.tolist(), train_metric.tolist()
         val_loss, val_metric = val_loss.tolist(), val_metric.tolist()
         seconds = time.perf_counter() - epoch_started
         rows = []
@@ -213,3 +250,8 @@ def _evaluate(model, x, y, loss_fn, metric_fn) -> tuple[torch.Tensor, torch.Tens
         loss_sum = chunk_loss if loss_sum is None else loss_sum + chunk_loss
         metric_sum = chunk_metric if metric_sum is None else metric_sum + chunk_metric
     return loss_sum / len(x), metric_sum / len(x)
+
+
+def _named(metric) -> bool:
+    """A built-in metric (a mean over examples), not a user callable."""
+    return not callable(metric)

@@ -59,6 +59,45 @@ def batched_loss(loss) -> BatchedFn:
     return torch.func.vmap(fn)
 
 
+def _bce_gradient(output, target):
+    # d/do of mean(softplus(o) - y*o) = (sigmoid(o) - y) / n, as binary_cross_entropy_with_logits_backward
+    o = match_binary_shape(output, target)
+    return _per_element_mean(torch.sigmoid(o).sub_(target.to(o.dtype)), o).view(output.shape)
+
+
+def _mse_gradient(output, target):
+    o = match_binary_shape(output, target)
+    return _per_element_mean((o - target.to(o.dtype)).mul_(2.0), o).view(output.shape)
+
+
+def _cross_entropy_gradient(output, target):
+    # d/do of mean(-log softmax(o)[y]) = (softmax(o) - onehot(y)) / n, n the examples per configuration
+    p = torch.softmax(output, dim=-1)
+    index = target.long().unsqueeze(-1)
+    p.scatter_(-1, index, p.gather(-1, index).sub_(1.0))
+    return p.mul_(1.0 / target[0].numel())
+
+
+def _per_element_mean(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return values.mul_(1.0 / like[0].numel())
+
+
+_LOSS_GRADIENTS: dict[str, BatchedFn] = {
+    "bce": _bce_gradient,
+    "cross_entropy": _cross_entropy_gradient,
+    "mse": _mse_gradient,
+}
+
+
+def batched_loss_gradient(loss) -> BatchedFn | None:
+    """``fn(output, target)``: the gradient of the sum over configurations of the per-configuration
+    mean loss with respect to ``output``, written out for the built-in losses (what autograd computes,
+    without building a graph); ``None`` for the others, which go through autograd."""
+    if callable(loss):
+        return None
+    return _LOSS_GRADIENTS.get(loss_name(loss))
+
+
 def batched_metric(metric, loss) -> tuple[str, BatchedFn]:
     """``(name, fn)``: the metric of each configuration, ``fn(output, target) -> (K,)``."""
     probabilities = not callable(loss) and loss_name(loss) in PROBABILITY_LOSSES
