@@ -67,8 +67,9 @@ def train_bundle(
     # CUDA graph's optimizer tables need); any other model goes through autograd
     hand = isinstance(model, HandBatchedMLP)
     optimizer_path = optimizer_path or default_path(device)
-    optimizer = BatchedOptimizer(params, [dict(c.hyper, name=c.optimizer) for c in configs], path=optimizer_path)
-    hand_grads = list(model.grads.values()) if hand else None
+    optimizer = BatchedOptimizer(model.blocks if hand else params, [dict(c.hyper, name=c.optimizer) for c in configs],
+                                 path=optimizer_path)
+    hand_grads = model.grad_blocks if hand else None
     loss_fn = batched_loss(workload.loss)
     loss_gradient = batched_loss_gradient(workload.loss) if hand else None
     _, metric_fn = batched_metric(workload.metric, workload.loss)
