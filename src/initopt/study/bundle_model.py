@@ -23,6 +23,11 @@ ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SELU, nn.
 
 
 OWN_BLOCK = 1024  # a parameter with this many elements per configuration gets its own contiguous block
+ALIGN = 16  # elements
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
 
 
 class NotBatchable(Exception):
@@ -54,10 +59,9 @@ class HandBatchedMLP:
     Training runs :meth:`forward_train` (activations kept in buffers reused every step), the loss's
     gradient (written out, or autograd on the output alone), then :meth:`backward`. Against autograd
     over the whole bundle this saves the gradient allocations, the copy of the gradients into the
-    optimizer's layout and the first layer's input gradient: with the engine's other changes, 3.5 ->
-    2.9 ms per step for 64 configurations of the default study's MLP on a 2-core CPU. ReLU runs in
-    place and is differentiated by ``threshold_backward`` as autograd does; other activations through
-    autograd.
+    optimizer's layout and the first layer's input gradient (measured in docs/benchmarks.md). ReLU
+    runs in place and is differentiated by ``threshold_backward`` as autograd does; other activations
+    through autograd.
     """
 
     def __init__(self, template: nn.Sequential, params: dict[str, torch.Tensor]):
@@ -66,7 +70,11 @@ class HandBatchedMLP:
         self.k = first.shape[0]
         large = {n: t for n, t in tensors.items() if t[0].numel() >= OWN_BLOCK}
         small = {n: t for n, t in tensors.items() if n not in large}
-        self.storage = torch.empty(sum(t.numel() for t in tensors.values()), dtype=first.dtype, device=first.device)
+        # blocks start at multiples of ALIGN elements and the small block's rows are padded to one (the
+        # padding is never read by the model and keeps a zero gradient): the GPU kernel's 128-bit loads
+        row = _round_up(sum(t[0].numel() for t in small.values()), ALIGN)
+        total = sum(_round_up(t.numel(), ALIGN) for t in large.values()) + self.k * row
+        self.storage = torch.zeros(total, dtype=first.dtype, device=first.device)
         self.grad_storage = torch.zeros_like(self.storage)
         self.params: dict[str, torch.Tensor] = {}
         self.grads: dict[str, torch.Tensor] = {}
@@ -79,9 +87,8 @@ class HandBatchedMLP:
             self.grads[name] = self.grad_storage[offset : offset + size].view(tensor.shape)
             self.blocks.append(self.params[name])
             self.grad_blocks.append(self.grads[name])
-            offset += size
+            offset += _round_up(size, ALIGN)
         if small:
-            row = sum(t[0].numel() for t in small.values())
             block = self.storage[offset:].view(self.k, row)
             grad_block = self.grad_storage[offset:].view(self.k, row)
             self.blocks.append(block)
