@@ -9,12 +9,14 @@ from initopt.study.bundle_model import ALIGN, HandBatchedMLP, bundle_model
 
 
 def models(k=3, activation=nn.ReLU, sizes=(40, 32, 1)):
+    """``k`` MLPs; ``activation``: a module class, or a tuple of them applied in a row."""
     torch.manual_seed(0)
+    acts = activation if isinstance(activation, tuple) else (activation,)
     out = []
     for _ in range(k):
         layers = []
         for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-            layers += [nn.Linear(a, b)] + ([activation()] if i < len(sizes) - 2 else [])
+            layers += [nn.Linear(a, b)] + ([act() for act in acts] if i < len(sizes) - 2 else [])
         out.append(nn.Sequential(*layers))
     return out
 
@@ -35,7 +37,7 @@ def test_large_weights_get_contiguous_blocks_and_small_parameters_share_padded_r
         assert any(view.untyped_storage().data_ptr() == b.untyped_storage().data_ptr() for b in bundle.blocks), name
 
 
-@pytest.mark.parametrize("activation", [nn.ReLU, nn.Tanh, nn.GELU, nn.Identity])
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.Tanh, nn.GELU, nn.Identity, (nn.Tanh, nn.ReLU), (nn.Sigmoid, nn.ReLU)])
 @pytest.mark.parametrize("sizes", [(40, 32, 1), (40, 48, 48, 5)])
 def test_written_out_backward_is_autograd_on_each_model(activation, sizes):
     separate = models(activation=activation, sizes=sizes)
@@ -55,3 +57,13 @@ def test_written_out_backward_is_autograd_on_each_model(activation, sizes):
     small = bundle.grad_blocks[-1]
     used = sum(bundle.grads[n][0].numel() for n in bundle.grads if bundle.grads[n].data_ptr() >= small.data_ptr())
     assert torch.count_nonzero(small[:, used:]) == 0
+
+
+def test_forward_train_leaves_its_input_alone_when_relu_comes_first():
+    torch.manual_seed(0)
+    separate = [nn.Sequential(nn.ReLU(), nn.Linear(6, 1)) for _ in range(2)]
+    bundle = bundle_model(separate, torch.randn(2, 6), torch.device("cpu"))
+    x = torch.randn(2, 5, 6)
+    before = x.clone()
+    bundle.forward_train(x)
+    assert torch.equal(x, before)

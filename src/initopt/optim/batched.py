@@ -22,8 +22,8 @@ Two paths, tested against each other and against ``torch.optim`` run configurati
   no host synchronization, so the whole training step can be captured in a CUDA graph. The
   default on CUDA when Triton is installed (:func:`default_path`).
 
-``freeze(mask)`` leaves configurations out of every later step: a diverged configuration keeps the
-parameters it had when its loss turned non-finite.
+``freeze(mask)`` leaves configurations out of every later step: their parameters stay as they are
+when frozen.
 """
 
 from __future__ import annotations
@@ -84,8 +84,6 @@ class BatchedOptimizer:
                 self.segments.append(_Segment(start, k, [dict(h) for h in hypers[start:k]], self.params, path))
                 start = k
         self._param_views: list[list[Tensor]] | None = None
-        self._grads: list[Tensor] | None = None
-        self._grad_views: list[list[Tensor]] = []
         families = [s.family for s in self.segments]
         if len(families) != len(set(families)):
             raise ValueError("configurations of one optimizer family must be contiguous in the bundle")
@@ -95,21 +93,30 @@ class BatchedOptimizer:
         for segment in self.segments:
             segment.freeze(mask[segment.start : segment.end])
 
+    def bind_gradients(self, grads: Sequence[Tensor]) -> None:
+        """Gradients that stay at these tensors (a hand-batched model's buffers, written in place every
+        step): ``step()`` without arguments reads them, through views made once."""
+        if len(grads) != len(self.params) or any(g.shape != p.shape or not g.is_contiguous() for g, p in zip(grads, self.params)):
+            raise ValueError("bind_gradients needs one contiguous gradient per parameter, of its shape")
+        for segment in self.segments:
+            segment.bind([g[segment.start : segment.end] for g in grads])
+
     @torch.no_grad()
     def step(self, grads: Sequence[Tensor] | None = None) -> None:
-        """One update from ``grads`` (one per parameter, ``(K, ...)``), or from each ``param.grad``."""
+        """One update from ``grads`` (one per parameter, ``(K, ...)``), else from the gradients given
+        to :meth:`bind_gradients`, else from each ``param.grad``."""
+        if self._param_views is None:
+            self._param_views = [[p[s.start : s.end] for p in self.params] for s in self.segments]
+        if grads is None and self.segments[0].bound is not None:
+            for segment, params in zip(self.segments, self._param_views):
+                segment.step(params, segment.bound)
+            return
         grads = [p.grad for p in self.params] if grads is None else list(grads)
         # autograd may hand back a transposed gradient (vmap over F.linear does); the fused kernels
         # walk memory in the parameter's order, so give them the same layout
         grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
-        if self._param_views is None:
-            self._param_views = [[p[s.start : s.end] for p in self.params] for s in self.segments]
-        # gradients at the same tensors as last step (a hand-batched model's buffers): reuse the views
-        if self._grads is None or len(grads) != len(self._grads) or any(a is not b for a, b in zip(grads, self._grads)):
-            self._grads = grads
-            self._grad_views = [[g[s.start : s.end] for g in grads] for s in self.segments]
-        for segment, params, segment_grads in zip(self.segments, self._param_views, self._grad_views):
-            segment.step(params, segment_grads)
+        for segment, params in zip(self.segments, self._param_views):
+            segment.step(params, [g[segment.start : segment.end] for g in grads])
 
 
 class _Segment:
@@ -136,15 +143,18 @@ class _Segment:
         self.device = params[0].device
         self._tensors = self._hyper_tensors()
         self._slabs: list | None = None
-        self._slab_grads_of: list[Tensor] | None = None  # the gradients the cached slab views are of
-        self._slab_grads: list[list[Tensor]] = []
+        self.bound: list[Tensor] | None = None  # this segment's rows of gradients bound for good
+        self._slab_grads: list[list[Tensor]] | None = None  # their views per slab, made once
 
     def freeze(self, mask: Tensor) -> None:
         mask = mask.to(self.active.device, torch.bool)
         if bool(mask.any()):
             self.active &= ~mask
-            self._slabs, self._slab_grads_of = None, None
+            self._slabs, self._slab_grads = None, None
             self._tensors = self._hyper_tensors()
+
+    def bind(self, grads: list[Tensor]) -> None:
+        self.bound, self._slab_grads = grads, None
 
     def _column(self, values: list[float]) -> Tensor:
         # float64 columns: the pure functions round derived values (1 - beta2, lr / (1 - beta1^t)) to the
@@ -288,15 +298,19 @@ class _Segment:
 
     def _step_fast(self, params: list[Tensor], grads: list[Tensor]) -> None:
         slabs = self._slab_list(params)
-        if grads is not self._slab_grads_of:  # the same list object while the gradients stay put
-            self._slab_grads_of, self._slab_grads = grads, [[g[rows] for g in grads] for rows, *_ in slabs]
+        if grads is not self.bound:
+            slab_grads = [[g[rows] for g in grads] for rows, *_ in slabs]
+        else:  # the bound gradients: their views are made once (again after freeze)
+            if self._slab_grads is None:
+                self._slab_grads = [[g[rows] for g in grads] for rows, *_ in slabs]
+            slab_grads = self._slab_grads
         if self.family == "sgd":
             first = self.step_count == 1
-            for (_, kernel, ps, states, args), gs in zip(slabs, self._slab_grads):
+            for (_, kernel, ps, states, args), gs in zip(slabs, slab_grads):
                 kernel(ps, gs, *states, is_first_step=first, **args)
             return
         self._step_tensor.add_(1.0)  # torch.optim increments the step before calling the kernel
-        for (_, kernel, ps, states, args), gs in zip(slabs, self._slab_grads):
+        for (_, kernel, ps, states, args), gs in zip(slabs, slab_grads):
             kernel(ps, gs, *states, **args)
 
 

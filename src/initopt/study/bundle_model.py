@@ -110,7 +110,7 @@ class HandBatchedMLP:
             else:
                 self.layers.append(child)
         self._saved: list = []
-        self._buffers: dict[tuple[int, int], torch.Tensor] = {}
+        self._buffers: dict[tuple[int, ...], torch.Tensor] = {}  # (layer index, *shape)
 
     @staticmethod
     def accepts(model: nn.Module) -> bool:
@@ -142,9 +142,10 @@ class HandBatchedMLP:
     @torch.no_grad()
     def forward_train(self, x: torch.Tensor) -> torch.Tensor:
         """The forward of a training step on ``(K, m, in)``, keeping what :meth:`backward` needs. The
-        result lives in a buffer that the next step overwrites."""
+        result lives in a buffer that the next step overwrites; ``x`` is left as it is."""
         saved = []
         h = x
+        owned = False  # h is one of this model's buffers, free to be overwritten in place
         for index, layer in enumerate(self.layers):
             if isinstance(layer, _Linear):
                 z = self._buffer(index, (self.k, h.shape[1], layer.weight.shape[-1]))
@@ -153,9 +154,11 @@ class HandBatchedMLP:
                 else:
                     torch.bmm(h, layer.weight, out=z)
                 saved.append(h)
-                h = z
+                h, owned = z, True
             elif isinstance(layer, nn.ReLU):
-                h.relu_()  # in place on the layer's output: threshold_backward needs only the result
+                # in place on a layer's output buffer (threshold_backward needs only the result); not
+                # on the input, nor on an autograd activation's result, which its backward may need
+                h = h.relu_() if owned else torch.relu(h)
                 saved.append(h)
             elif isinstance(layer, nn.Identity):
                 saved.append(None)
@@ -164,14 +167,14 @@ class HandBatchedMLP:
                 with torch.enable_grad():
                     out = layer(leaf)
                 saved.append((leaf, out))
-                h = out.detach()
+                h, owned = out.detach(), False
         self._saved = saved
         return h
 
     @torch.no_grad()
     def backward(self, grad_output: torch.Tensor) -> None:
         """Write every parameter's gradient into ``grads`` from the gradient of the loss with respect to
-        the output of the last :meth:`forward_train`."""
+        the output of the last :meth:`forward_train`. ``grad_output`` may be overwritten."""
         d = grad_output
         for index in range(len(self.layers) - 1, -1, -1):
             layer, saved = self.layers[index], self._saved[index]

@@ -69,7 +69,8 @@ def train_bundle(
     optimizer_path = optimizer_path or default_path(device)
     optimizer = BatchedOptimizer(model.blocks if hand else params, [dict(c.hyper, name=c.optimizer) for c in configs],
                                  path=optimizer_path)
-    hand_grads = model.grad_blocks if hand else None
+    if hand:
+        optimizer.bind_gradients(model.grad_blocks)
     loss_fn = batched_loss(workload.loss)
     loss_gradient = batched_loss_gradient(workload.loss) if hand else None
     _, metric_fn = batched_metric(workload.metric, workload.loss)
@@ -94,12 +95,12 @@ def train_bundle(
     step_rows = torch.empty(k * n, dtype=torch.long, device=device)
     full_steps = n // batch_size
     gathered: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per batch size: the batch's x and y buffers
-    output_shape = model.forward_shared(x[:1]).shape[2:]
     # without a per-step check, the built-in losses (their gradient written out) and metrics are
     # computed once per epoch from the kept outputs; otherwise every step adds them up
+    output = model.forward_shared(x[:1]) if hand else None
     if hand and loss_gradient is not None and _named(workload.metric) and not check_each_step and \
-            DeferredTally.fits(k, n, math.prod(output_shape), y):
-        tally = DeferredTally(k, n, tuple(output_shape), y, loss_fn, metric_fn, device)
+            DeferredTally.fits(k, n, output[0, 0], y):
+        tally = DeferredTally(k, n, batch_size, output[0, 0], y, loss_fn, metric_fn)
     else:
         tally = RunningTally(k, n, metric_fn, device)
 
@@ -134,10 +135,9 @@ def train_bundle(
             # each configuration's gradient is its own: a frozen one's rows are left out of the update
             grad_output = loss_gradient(output, yb) if loss_gradient else torch.autograd.grad(total, output)[0]
             model.backward(grad_output)
-            grads = hand_grads
+            optimizer.step()  # the gradients bound above, written in place by backward
         else:
-            grads = torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True)
-        optimizer.step(grads)
+            optimizer.step(torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True))
         tally.record(start, losses, output, yb)
         return True
 

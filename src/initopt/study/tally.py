@@ -6,9 +6,10 @@ of the per-step values that ``initopt.fit`` reports:
 - :class:`RunningTally` adds each step's loss and metric into float64 sums (a few small operations
   per step). Any loss and metric.
 - :class:`DeferredTally` copies each step's outputs into an epoch buffer (one copy per step) and
-  computes the loss and the metric once, from all of them, at the end of the epoch. For losses and
-  metrics that are means over examples (every built-in one); it saves the per-step loss, metric and
-  sums, which on a 2-core CPU are a tenth of a small MLP bundle's step.
+  computes every step's loss and metric at the end of the epoch, in one call for all the full steps.
+  For the built-in losses and metrics; it saves the per-step loss, metric and sums, which on a 2-core
+  CPU are a tenth of a small MLP bundle's step. The values are the same as step by step: the same
+  float32 means over each step's examples, the same float64 sum.
 """
 
 from __future__ import annotations
@@ -50,21 +51,23 @@ class RunningTally:
 
 
 class DeferredTally:
-    """Every step's outputs kept; the epoch's loss and metric computed from them at its end."""
+    """Every step's outputs kept; the epoch's loss and metric computed from them at its end, step by
+    step as the steps would have (each step's float32 mean, summed in float64), in two calls each."""
 
     needs_losses = False
 
-    def __init__(self, k: int, n: int, output_shape: tuple[int, ...], y: torch.Tensor, loss_fn: BatchedFn,
-                 metric_fn: BatchedFn, device: torch.device):  # fmt: skip
-        self.k, self.n, self.y, self.loss_fn, self.metric_fn = k, n, y, loss_fn, metric_fn
-        self.outputs = torch.empty(k, n, *output_shape, device=device)
+    def __init__(self, k: int, n: int, batch_size: int, example_output: torch.Tensor, y: torch.Tensor,
+                 loss_fn: BatchedFn, metric_fn: BatchedFn):  # fmt: skip
+        self.k, self.n, self.batch_size, self.y, self.loss_fn, self.metric_fn = k, n, batch_size, y, loss_fn, metric_fn
+        self.outputs = example_output.new_empty(k, n, *example_output.shape)
         self.targets: torch.Tensor | None = None
 
     @staticmethod
-    def fits(k: int, n: int, output_numel: int, y: torch.Tensor) -> bool:
-        """Whether the epoch's outputs and targets of ``k`` configurations fit ``DEFERRED_MAX_BYTES``."""
-        target_bytes = y[:1].numel() * y.element_size()
-        return k * n * (4 * output_numel + target_bytes) <= DEFERRED_MAX_BYTES
+    def fits(k: int, n: int, example_output: torch.Tensor, y: torch.Tensor) -> bool:
+        """Whether the epoch's outputs and targets of ``k`` configurations fit ``DEFERRED_MAX_BYTES``;
+        ``example_output``: one configuration's output for one example."""
+        per_example = example_output.numel() * example_output.element_size() + y[:1].numel() * y.element_size()
+        return k * n * per_example <= DEFERRED_MAX_BYTES
 
     def start(self, order: torch.Tensor) -> None:
         self.targets = self.y.index_select(0, order.reshape(-1)).view(self.k, self.n, *self.y.shape[1:])
@@ -75,4 +78,19 @@ class DeferredTally:
 
     @torch.no_grad()
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.loss_fn(self.outputs, self.targets).double(), self.metric_fn(self.outputs, self.targets).double()
+        return self._per_step(self.loss_fn), self._per_step(self.metric_fn)
+
+    def _per_step(self, fn: BatchedFn) -> torch.Tensor:
+        """``fn`` of every step (the full ones in one call: steps become configurations), weighted by
+        the step's size and summed in float64: ``(k,)`` means over the epoch."""
+        k, m = self.k, self.batch_size
+        steps = self.n // m
+        whole = steps * m
+        total = torch.zeros(k, dtype=torch.float64, device=self.outputs.device)
+        if steps:
+            outputs = self.outputs[:, :whole].reshape(k * steps, m, *self.outputs.shape[2:])
+            targets = self.targets[:, :whole].reshape(k * steps, m, *self.targets.shape[2:])
+            total += fn(outputs, targets).double().view(k, steps).sum(dim=1) * m
+        if whole < self.n:
+            total += fn(self.outputs[:, whole:], self.targets[:, whole:]).double() * (self.n - whole)
+        return total / self.n
