@@ -3,6 +3,7 @@ import copy
 import pytest
 
 from initopt.study import SpecError, default_spec_path, load_spec, parse_spec
+from initopt.study.workload import prepare
 
 BASE = {
     "name": "t",
@@ -68,6 +69,15 @@ def test_defaults_and_aliases_name_the_same_configuration():
     implicit = spec_with("grid.optimizer", [{"name": "AdamW", "lr": 0.001}])
     implicit["grid"]["init"] = [{"name": "Gaussian", "std": 0.01}]
     assert [c.id for c in parse_spec(explicit).configs()] == [c.id for c in parse_spec(implicit).configs()]
+
+
+def test_an_omitted_loss_and_metric_name_the_configurations_their_defaults_name():
+    implicit = copy.deepcopy(BASE)
+    implicit["train"].pop("loss", None)
+    implicit["train"].pop("metric", None)
+    explicit = prepare(parse_spec(implicit)).spec
+    assert explicit.train.loss and explicit.train.metric
+    assert [c.id for c in parse_spec(implicit).configs()] == [c.id for c in explicit.configs()]
 
 
 def test_toml_and_yaml_files(tmp_path):

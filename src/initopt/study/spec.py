@@ -97,7 +97,15 @@ class StudySpec:
         return _digest({"workload": self.workload.to_dict(), "train": self.train.to_dict()})
 
     def configs(self) -> list[Config]:
-        """The grid, expanded: init x optimizer x hyperparameter combinations x seeds."""
+        """The grid, expanded: init x optimizer x hyperparameter combinations x seeds.
+
+        An omitted loss or metric is resolved first (from the dataset's task, which loads the data):
+        an omitted loss and the explicit default name the same configurations, with the ids a study's
+        database holds."""
+        if self.train.loss is None or self.train.metric is None:
+            from initopt.study.workload import prepare
+
+            return prepare(self).spec.configs()
         shared = {"workload": self.workload.to_dict(), "train": self.train.to_dict()}
         out: list[Config] = []
         seen: set[str] = set()
