@@ -257,3 +257,25 @@ def test_user_factories_with_frozen_or_unused_parameters_match_fit(small_spec, t
         for row in load(tmp_path / f"{factory}-s.db"):
             assert bundled[row["id"]]["status"] == row["status"] == "done"
             assert bundled[row["id"]]["val_loss"] == pytest.approx(row["val_loss"], rel=1e-4)
+
+
+def test_bundle_memory_counts_every_activation_of_the_model(small_spec, factory_module):
+    """A convolution's outputs count as a Linear layer's do: the estimate grows with them."""
+    from initopt.study import parse_spec
+    from initopt.study.runner import _bytes_per_config
+    from initopt.study.workload import prepare
+
+    factory_module("wide_conv", """
+        from torch import nn
+
+        def build(n_features, out, channels=8):
+            return nn.Sequential(nn.Unflatten(1, (1, n_features)), nn.Conv1d(1, channels, 3, padding=1), nn.ReLU(),
+                                 nn.Flatten(), nn.Linear(channels * n_features, out))
+    """)
+    estimates = {}
+    for channels in (8, 64):
+        small_spec["workload"] = {"dataset": "breast-cancer", "model": "wide_conv:build", "channels": channels}
+        estimates[channels] = _bytes_per_config(prepare(parse_spec(small_spec)))
+    # 30 features: per example 3 x 30 x channels floats of activations besides the input and output
+    extra_activations = 3 * 30 * (64 - 8) * 1024 * 2 * 4  # x the evaluation chunk, forward and backward, float32
+    assert estimates[64] - estimates[8] >= extra_activations

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from initopt.study.plan import MEMORY_FRACTION, available_memory, bytes_per_config, plan_bundles
+from initopt.study.plan import BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bytes_per_config, plan_bundles
 from initopt.study.spec import Config, StudySpec, load_spec
 from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
 from initopt.study.workload import PreparedWorkload, prepare
@@ -140,13 +140,37 @@ def run_study(
 def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bundle: int | None, device: str):
     if engine == "sequential":
         return [[c] for c in todo]
-    model = workload.build()
-    n_params = sum(p.numel() for p in model.parameters())
-    widths = sum(m.out_features for m in model.modules() if hasattr(m, "out_features"))
-    batch = max(workload.spec.train.batch_size, EVAL_BATCH)
-    per_config = bytes_per_config(n_params, batch * max(widths, workload.info.n_features) * 2)
+    per_config = _bytes_per_config(workload)
     budget = int(available_memory(device) * MEMORY_FRACTION)
     return [list(b.configs) for b in plan_bundles(todo, per_config_bytes=per_config, budget_bytes=budget, max_bundle=max_bundle)]
+
+
+def _bytes_per_config(workload: PreparedWorkload) -> int:
+    """One configuration's memory inside a bundle: its parameters and optimizer state; the activations
+    of a training step (every module's output for one example, measured, times the batch, once for
+    the forward and once for the backward) or of an evaluation chunk, whichever is larger; its data
+    order for the epoch (two int64 copies) and its outputs kept for the epoch's tally."""
+    import torch
+
+    model = workload.build()
+    n_params = sum(p.numel() for p in model.parameters())
+    per_example = 0
+
+    def count(module, inputs, output):
+        nonlocal per_example
+        per_example += output.numel() if isinstance(output, torch.Tensor) else 0
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with torch.no_grad():
+            output = model(workload.train.x[:1])
+    finally:
+        for handle in handles:
+            handle.remove()
+    batch = max(workload.spec.train.batch_size, EVAL_BATCH)
+    epoch = len(workload.train) * (2 * 8 // BYTES_PER_FLOAT + output.numel())
+    return bytes_per_config(n_params, batch * max(per_example, workload.info.n_features) * 2 + epoch)
 
 
 def _run_bundle(store, workload, configs, engine, device, events, report) -> None:
