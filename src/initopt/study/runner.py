@@ -163,13 +163,14 @@ def _bytes_per_config(workload: PreparedWorkload) -> int:
     leaves = [m for m in model.modules() if not list(m.children())]
     handles = [m.register_forward_hook(count) for m in leaves]
     try:
-        with torch.no_grad():
-            output = model(workload.train.x[:1])
+        with torch.no_grad():  # two examples in eval mode: what prepare() ran (BatchNorm needs two)
+            output = model.eval()(workload.train.x[:2])
     finally:
         for handle in handles:
             handle.remove()
+    per_example, per_output = per_example // 2, output.numel() // 2
     batch = max(workload.spec.train.batch_size, EVAL_BATCH)
-    epoch = len(workload.train) * (2 * 8 // BYTES_PER_FLOAT + output.numel())
+    epoch = len(workload.train) * (2 * 8 // BYTES_PER_FLOAT + per_output)
     return bytes_per_config(n_params, batch * max(per_example, workload.info.n_features) * 2 + epoch)
 
 
