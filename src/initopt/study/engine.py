@@ -95,12 +95,12 @@ def train_bundle(
     step_rows = torch.empty(k * n, dtype=torch.long, device=device)
     full_steps = n // batch_size
     gathered: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # per batch size: the batch's x and y buffers
-    # without a per-step check, the built-in losses (their gradient written out) and metrics are
-    # computed once per epoch from the kept outputs; otherwise every step adds them up
-    output = model.forward_shared(x[:1]) if hand else None
-    if hand and loss_gradient is not None and _named(workload.metric) and not check_each_step and \
-            DeferredTally.fits(k, n, output[0, 0], y):
-        tally = DeferredTally(k, n, batch_size, output[0, 0], y, loss_fn, metric_fn)
+    # without a per-step check, the built-in losses (their gradient written out) and metrics (not a
+    # user callable) are computed once per epoch from the kept outputs; otherwise every step adds them up
+    example = model.forward_shared(x[:1])[0, 0] if hand else None  # one configuration's output for one example
+    if hand and loss_gradient is not None and not callable(workload.metric) and not check_each_step and \
+            DeferredTally.fits(k, n, example, y):
+        tally = DeferredTally(k, n, batch_size, example, y, loss_fn, metric_fn)
     else:
         tally = RunningTally(k, n, metric_fn, device)
 
@@ -251,8 +251,3 @@ def _evaluate(model, x, y, loss_fn, metric_fn) -> tuple[torch.Tensor, torch.Tens
         loss_sum = chunk_loss if loss_sum is None else loss_sum + chunk_loss
         metric_sum = chunk_metric if metric_sum is None else metric_sum + chunk_metric
     return loss_sum / len(x), metric_sum / len(x)
-
-
-def _named(metric) -> bool:
-    """A built-in metric (a mean over examples), not a user callable."""
-    return not callable(metric)
