@@ -7,9 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-
-def _fmt(mean: float, std: float) -> str:
-    return "-" if math.isnan(mean) else f"{mean:.4f} ± {std:.4f}"
+from initopt.report.fmt import pm
 
 
 def summary_table(db: Path, name: str) -> Table:
@@ -28,9 +26,9 @@ def summary_table(db: Path, name: str) -> Table:
     if summary and not math.isnan(summary[0].metric_mean):
         best = summary[0]
         table.caption = (f"Best: {best.init} + {best.optimizer} at lr {best.best_lr:g}: val {metric} "
-                         f"{best.metric_mean:.4f} ± {best.metric_std:.4f} over {best.seeds} seeds")
+                         f"{pm(best.metric_mean, best.metric_std)} over {best.seeds} seeds")
     for rank, row in enumerate(summary, start=1):
         diverged = f"{row.diverged}/{row.runs}" + (f" ({row.failed} failed)" if row.failed else "")
-        table.add_row(str(rank), row.init, row.optimizer, f"{row.best_lr:g}", _fmt(row.metric_mean, row.metric_std),
-                      _fmt(row.loss_mean, row.loss_std), str(row.seeds), diverged)
+        table.add_row(str(rank), row.init, row.optimizer, f"{row.best_lr:g}", pm(row.metric_mean, row.metric_std),
+                      pm(row.loss_mean, row.loss_std), str(row.seeds), diverged)
     return table
