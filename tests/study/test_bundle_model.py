@@ -67,3 +67,16 @@ def test_forward_train_leaves_its_input_alone_when_relu_comes_first():
     before = x.clone()
     bundle.forward_train(x)
     assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.Tanh, (nn.Sigmoid, nn.ReLU)])
+@pytest.mark.parametrize("sizes", [(40, 32, 1), (40, 48, 48, 5)])
+def test_forward_of_one_input_for_every_configuration_is_each_models(activation, sizes):
+    separate = models(activation=activation, sizes=sizes)
+    bundle = bundle_model(separate, torch.randn(2, sizes[0]), torch.device("cpu"))
+    x = torch.randn(50, sizes[0])
+    got = bundle.forward_shared(x)
+    assert got.shape == (3, 50, sizes[-1])
+    for k, model in enumerate(separate):
+        torch.testing.assert_close(got[k], model(x).detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(bundle.forward(x.expand(3, -1, -1)), got, rtol=1e-5, atol=1e-5)
