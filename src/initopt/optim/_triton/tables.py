@@ -17,8 +17,8 @@ from torch import Tensor
 
 #: bytes a pointer must be a multiple of for the kernels' 128-bit vector loads
 ALIGNMENT = 16
-#: elements every block start must be a multiple of: what the kernels promise the compiler
-#: (``tl.multiple_of(start, 16)``) when the tables say ``aligned``
+#: elements every block start and end must be a multiple of: what the kernels promise the compiler
+#: (``tl.multiple_of(start, 16)``, the same for ``end``) when the tables say ``aligned``
 START_MULTIPLE = 16
 _CACHE_SIZE = 32
 
