@@ -350,3 +350,33 @@ def test_block_tables_cover_every_element_once_and_promise_alignment_only_when_t
     assert not build([[x[1:]], [x[1:]]], block=2048, device=x.device).aligned  # address off by 4 bytes
     y = torch.zeros(4, 20)  # rows of 20 elements: starts at 20, 40, 60 are not multiples of 16
     assert not build([[y], [y]], rows=4, block=2048, device=y.device).aligned
+
+
+def test_aligned_and_unaligned_tensors_go_to_separate_launches():
+    """A 10-element bias beside a large weight: the weight keeps its 128-bit accesses, in a launch of
+    its own; every tensor is still covered once."""
+    from initopt.optim._triton.tables import build_split
+
+    weight, bias = torch.zeros(64, 32), torch.zeros(10)
+    both = build_split([[weight, bias], [weight, bias]], block=2048, device=weight.device)
+    assert [t.aligned for t in both] == [True, False]
+    assert [t.tensors[:, 0].tolist() for t in both] == [[weight.data_ptr()], [bias.data_ptr()]]
+    assert sum(t.programs for t in both) == 2
+    alone = build_split([[weight], [weight]], block=2048, device=weight.device)
+    assert len(alone) == 1 and alone[0].aligned
+
+
+def test_a_launch_with_an_odd_sized_tensor_updates_every_tensor():
+    """The split launches against torch.optim: AdamW over a (64, 32) weight and a 10-element bias."""
+    params = [torch.randn(64, 32, device=DEVICE), torch.randn(10, device=DEVICE)]
+    a = [p.clone().requires_grad_(True) for p in params]
+    b = [p.clone().requires_grad_(True) for p in params]
+    ours, theirs = AdamW(a, lr=1e-2, fused=True), torch.optim.AdamW(b, lr=1e-2, foreach=False)
+    for _ in range(3):
+        for x, y in zip(a, b):
+            x.grad = torch.randn_like(x)
+            y.grad = x.grad.clone()
+        ours.step()
+        theirs.step()
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.detach(), y.detach(), **ULPS)

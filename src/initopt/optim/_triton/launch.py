@@ -126,19 +126,19 @@ def adam_(
         decoupled, l2 = weight_decay, l2_weight_decay
     for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
         cols = [[c[i] for i in idx] for c in columns]
-        tables = _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device)
-        if tables.programs == 0:
-            continue
         h = [hyperparameter(x, device, rows) for x in (lr, beta1, beta2, l2, decoupled, eps)]
-        kernels.adam_kernel[(tables.programs,)](
-            tables.blocks, tables.tensors,
-            *(x for pair in h for x in pair),
-            _on(grad_scale, device), _on(found_inf, device),
-            P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype), S_DTYPE=triton_dtype(s_dtype),
-            AMSGRAD=amsgrad, MAXIMIZE=maximize, KAHAN=_kahan(cols[5]),
-            HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
-            ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )  # fmt: skip
+        for tables in _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device):
+            if tables.programs == 0:
+                continue
+            kernels.adam_kernel[(tables.programs,)](
+                tables.blocks, tables.tensors,
+                *(x for pair in h for x in pair),
+                _on(grad_scale, device), _on(found_inf, device),
+                P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype), S_DTYPE=triton_dtype(s_dtype),
+                AMSGRAD=amsgrad, MAXIMIZE=maximize, KAHAN=_kahan(cols[5]),
+                HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
+                ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
+            )  # fmt: skip
 
 
 def sgd_(
@@ -169,21 +169,21 @@ def sgd_(
     _check(*columns[:6])
     for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
         cols = [[c[i] for i in idx] for c in columns]
-        tables = _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device)
-        if tables.programs == 0:
-            continue
         h = [hyperparameter(x, device, rows) for x in (lr, momentum, dampening, weight_decay)]
-        kernels.sgd_kernel[(tables.programs,)](
-            tables.blocks, tables.tensors,
-            *(x for pair in h for x in pair),
-            _on(grad_scale, device), _on(found_inf, device),
-            P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype),
-            S_DTYPE=triton_dtype(s_dtype or p_dtype),
-            MOMENTUM=has_momentum, FIRST_STEP=first_step, NESTEROV=nesterov, MAXIMIZE=maximize,
-            KAHAN=_kahan(cols[5]),
-            HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
-            ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )  # fmt: skip
+        for tables in _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device):
+            if tables.programs == 0:
+                continue
+            kernels.sgd_kernel[(tables.programs,)](
+                tables.blocks, tables.tensors,
+                *(x for pair in h for x in pair),
+                _on(grad_scale, device), _on(found_inf, device),
+                P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype),
+                S_DTYPE=triton_dtype(s_dtype or p_dtype),
+                MOMENTUM=has_momentum, FIRST_STEP=first_step, NESTEROV=nesterov, MAXIMIZE=maximize,
+                KAHAN=_kahan(cols[5]),
+                HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
+                ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
+            )  # fmt: skip
 
 
 def _on(x: Tensor | None, device: torch.device) -> Tensor | None:

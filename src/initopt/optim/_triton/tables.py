@@ -69,26 +69,47 @@ def build(
     params = columns[0]
     count = len(params)
     addresses = np.zeros((count, 8), dtype=np.int64)
-    aligned = True
     for c, column in enumerate(columns):
         for t, x in enumerate(column):
             if x is not None:
                 addresses[t, c] = x.data_ptr()
-                if c < 6:  # the step counter (column 6) is a scalar load
-                    aligned &= x.data_ptr() % ALIGNMENT == 0
     pieces = []
     for t, p in enumerate(params):
         b = block_rows(p.numel(), rows, block, active)
         if len(b):
-            aligned &= (p.numel() // rows) % START_MULTIPLE == 0
             pieces.append(np.concatenate([np.full((len(b), 1), t, dtype=np.int64), b], axis=1))
     blocks = np.concatenate(pieces) if pieces else np.zeros((0, 4), dtype=np.int64)
-    aligned &= block % START_MULTIPLE == 0
+    aligned = block % START_MULTIPLE == 0 and all(tensor_aligned(columns, t, rows) for t in range(count))
     return Tables(
         tensors=torch.from_numpy(addresses).to(device),
         blocks=torch.from_numpy(np.ascontiguousarray(blocks)).to(device),
         aligned=bool(aligned),
     )
+
+
+def tensor_aligned(columns: Sequence[Sequence[Tensor | None]], t: int, rows: int = 1) -> bool:
+    """Tensor ``t``'s buffers (not the step counter, a scalar load) start at 16-byte addresses and
+    its rows hold a multiple of 16 elements: its blocks can be read in 128-bit accesses."""
+    return (columns[0][t].numel() // rows) % START_MULTIPLE == 0 and all(
+        column[t] is None or column[t].data_ptr() % ALIGNMENT == 0 for column in columns[:6])
+
+
+def build_split(
+    columns: Sequence[Sequence[Tensor | None]],
+    *,
+    rows: int = 1,
+    active: Sequence[bool] | None = None,
+    block: int,
+    device: torch.device,
+) -> list[Tables]:
+    """:func:`build`, as two launches when some tensors are aligned and some are not (a bias of 10
+    elements beside large weights): the aligned ones keep their 128-bit accesses."""
+    flags = [tensor_aligned(columns, t, rows) for t in range(len(columns[0]))]
+    if all(flags) or not any(flags):
+        return [build(columns, rows=rows, active=active, block=block, device=device)]
+    return [build([[column[t] for t in range(len(flags)) if flags[t] == want] for column in columns],
+                  rows=rows, active=active, block=block, device=device)
+            for want in (True, False)]
 
 
 class TableCache:
@@ -106,7 +127,8 @@ class TableCache:
         active: Sequence[bool] | None = None,
         block: int,
         device: torch.device,
-    ) -> Tables:
+    ) -> list[Tables]:
+        """The launches' tables for ``columns`` (see :func:`build_split`), made once per addresses."""
         key = (
             str(device), block, rows, None if active is None else tuple(active),
             tuple(p.numel() for p in columns[0]),
@@ -114,7 +136,7 @@ class TableCache:
         )  # fmt: skip
         tables = self._tables.get(key)
         if tables is None:
-            tables = build(columns, rows=rows, active=active, block=block, device=device)
+            tables = build_split(columns, rows=rows, active=active, block=block, device=device)
             self._tables[key] = tables
             if len(self._tables) > self.size:
                 self._tables.popitem(last=False)
