@@ -10,6 +10,7 @@ update) and recorded as diverged at that epoch; the others train on.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -163,6 +164,9 @@ def train_bundle(
                 break
 
     graph: torch.cuda.CUDAGraph | None = None
+    # the eager warm-up epoch and the capture run on one side stream, as PyTorch's CUDA-graph notes
+    # advise: what libraries create lazily per stream is created before the capture, not inside it
+    capture_stream = torch.cuda.Stream(device) if cuda_graph else None
     warm = False  # an eager epoch has run with the present set of active configurations
 
     def freeze(newly: torch.Tensor, epoch: int) -> bool:
@@ -187,10 +191,11 @@ def train_bundle(
         elif graph is not None:
             graph.replay()
         elif cuda_graph and warm:
-            graph = _capture(epoch_steps)
+            graph = _capture(epoch_steps, capture_stream)
             graph.replay()
         else:
-            epoch_steps()
+            with _side_stream(capture_stream):
+                epoch_steps()
             warm = True
         train_loss, train_metric = tally.finish()
         if not check_each_step:
@@ -228,14 +233,28 @@ def train_bundle(
     return results
 
 
-def _capture(fn: Callable[[], None]) -> torch.cuda.CUDAGraph:
-    """``fn``'s kernels as a CUDA graph (captured, not run: replay it). The caller has run ``fn``
-    eagerly once, so every buffer, table and workspace it touches exists."""
+def _capture(fn: Callable[[], None], stream: torch.cuda.Stream) -> torch.cuda.CUDAGraph:
+    """``fn``'s kernels as a CUDA graph, captured on ``stream`` (not run: replay it). The caller has
+    run ``fn`` eagerly once on that stream, so every buffer, table and workspace it touches exists."""
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    with torch.cuda.graph(graph, stream=stream):
         fn()
     return graph
+
+
+@contextlib.contextmanager
+def _side_stream(stream: torch.cuda.Stream | None):
+    """Run the block on ``stream`` after the current stream's work, and make the current stream
+    wait for it; without a stream, where it is."""
+    if stream is None:
+        yield
+        return
+    current = torch.cuda.current_stream(stream.device)
+    stream.wait_stream(current)
+    with torch.cuda.stream(stream):
+        yield
+    current.wait_stream(stream)
 
 
 @torch.no_grad()
