@@ -272,6 +272,47 @@ def test_found_inf_skips_the_step_and_grad_scale_unscales():
     torch.testing.assert_close(p.detach(), q.detach())
 
 
+def test_kept_launches_follow_gradients_that_move_and_state_that_is_replaced():
+    """The optimizer keeps its checked launches between steps. Gradients made anew at other addresses
+    (old ones kept alive, so the addresses cannot repeat), a parameter given new storage, and a loaded
+    state dict must each be seen: the steps match torch.optim throughout."""
+    shapes = [(64, 32), (32,), (10,), (4100,)]
+    g = torch.Generator().manual_seed(5)
+    ours = [torch.randn(s, generator=g).to(DEVICE).requires_grad_() for s in shapes]
+    ref = [p.detach().clone().requires_grad_() for p in ours]
+    opt, ref_opt = AdamW(ours, lr=0.05, weight_decay=0.1, fused=True), torch.optim.AdamW(ref, lr=0.05, weight_decay=0.1)
+    kept = []
+    for step in range(6):
+        grads = grads_for(step, ours)
+        kept.append(grads)
+        for p, q, gr in zip(ours, ref, grads):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        if step == 2:  # new storage for a parameter, same values
+            with torch.no_grad():
+                ours[0].data = ours[0].data.clone()
+        if step == 4:  # a state dict loaded: new state tensors, same values
+            opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+        opt.step()
+        ref_opt.step()
+        for p, q in zip(ours, ref):
+            torch.testing.assert_close(p.detach(), q.detach(), **ULPS)
+        assert [opt.state[p]["step"].item() for p in ours] == [step + 1] * len(ours)
+    assert len(opt.kernel_plans()) == 1
+
+
+def test_steps_are_counted_per_tensor_by_the_kernel():
+    """A parameter without a gradient at some step keeps its own, smaller step count, as in torch.optim."""
+    a = torch.ones(20, device=DEVICE, requires_grad=True)
+    b = torch.ones(20, device=DEVICE, requires_grad=True)
+    opt = Adam([a, b], lr=0.1, fused=True)
+    a.grad = torch.ones_like(a)
+    opt.step()
+    b.grad = torch.ones_like(b)
+    opt.step()
+    opt.step()
+    assert opt.state[a]["step"].item() == 3 and opt.state[b]["step"].item() == 2
+
+
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.bfloat16, 2e-2), (torch.float16, 3e-3)])
 def test_half_precision_parameters(dtype, tol):
     p = torch.randn(300, device=DEVICE).to(dtype).requires_grad_()
@@ -380,3 +421,25 @@ def test_a_launch_with_an_odd_sized_tensor_updates_every_tensor():
         theirs.step()
     for x, y in zip(a, b):
         torch.testing.assert_close(x.detach(), y.detach(), **ULPS)
+
+
+def test_the_default_path_is_the_kernels_on_cuda_only():
+    """``fused=None``: initopt's kernels where every parameter is on CUDA (measured fastest there),
+    torch's default elsewhere, the CPU under Triton's interpreter included; an explicit choice stays."""
+    params = [torch.randn(8, 4, device=DEVICE, requires_grad=True), torch.randn(4, device=DEVICE, requires_grad=True)]
+    for cls in (AdamW, Adam, SGD):
+        opt = cls(params, lr=0.01)
+        assert all(g["fused"] is (True if CUDA else None) for g in opt.param_groups)
+        assert getattr(opt, "_step_supports_amp_scaling", False) is CUDA
+        assert cls(params, lr=0.01, foreach=True).param_groups[0]["fused"] is None
+        assert cls(params, lr=0.01, fused=False).param_groups[0]["fused"] is False
+    if CUDA:  # the default on CUDA follows torch.optim's default to float32 round-off
+        ref = [p.detach().clone().requires_grad_() for p in params]
+        opt, ref_opt = AdamW(params, lr=0.01), torch.optim.AdamW(ref, lr=0.01)
+        for step in range(5):
+            for p, q, g in zip(params, ref, grads_for(step, params)):
+                p.grad, q.grad = g.clone(), g.clone()
+            opt.step()
+            ref_opt.step()
+        for p, q in zip(params, ref):
+            torch.testing.assert_close(p.detach(), q.detach(), **ULPS)

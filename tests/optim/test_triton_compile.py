@@ -94,6 +94,18 @@ def test_kernels_compile_for_an_h100(variant, aligned):
     assert (vector > 0) == aligned, ops
 
 
+@pytest.mark.parametrize("amp", [False, True])
+def test_the_step_counting_kernel_compiles_for_an_h100(amp):
+    signature = {"tensors_ptr": "*i64", "count": "i32", "found_inf_ptr": "*fp32" if amp else "constexpr",
+                 "HAS_FOUND_INF": "constexpr", "BLOCK": "constexpr"}
+    constexprs = {"HAS_FOUND_INF": amp, "BLOCK": 1024} | ({} if amp else {"found_inf_ptr": None})
+    names = list(kernels.count_steps_kernel.arg_names)
+    source = ASTSource(fn=kernels.count_steps_kernel, signature=signature,
+                       constexprs={(names.index(k),): v for k, v in constexprs.items()})
+    compiled = triton.compile(source, target=H100, options={"num_warps": 4})
+    assert len(compiled.asm["cubin"]) > 0
+
+
 def test_aligned_adamw_moves_every_element_in_128_bit_accesses():
     """float32 AdamW, 2048 elements and 128 threads per program: each thread reads 16 elements of
     parameter, gradient and both moments as 4 x 128 bits each, and writes 3 of them back the same way."""

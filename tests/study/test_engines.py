@@ -202,9 +202,9 @@ def test_cuda_graph_is_refused_where_it_cannot_replay(small_spec):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_an_epoch_captured_in_a_cuda_graph_records_what_eager_epochs_record(small_spec):
-    """Graph replay of whole epochs against the same bundle run eagerly, with a divergence (a
-    re-capture after the freeze) in the grid."""
+def test_steps_replayed_from_cuda_graphs_record_what_eager_steps_record(small_spec):
+    """Graph replay of every step (one graph per batch size: full steps and the short last one)
+    against the same bundle run eagerly, with a divergence (a re-capture after the freeze) in the grid."""
     small_spec["grid"]["optimizer"].append({"name": "sgd", "lr": [1e4]})
     workload = prepare(parse_spec(small_spec))
     configs = list(plan_bundles(workload.spec.configs(), per_config_bytes=1, budget_bytes=1 << 40)[0].configs)

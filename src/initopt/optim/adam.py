@@ -243,6 +243,7 @@ class Adam(BaseOptimizer):
         }
         self.check_group(defaults)
         super().__init__(params, defaults)
+        self.choose_default_fused()
         if fused:
             if differentiable:
                 raise RuntimeError("`fused` does not support `differentiable`")
@@ -325,6 +326,9 @@ class Adam(BaseOptimizer):
     ) -> bool:
         has_complex = False
         amsgrad, differentiable = group["amsgrad"], group["differentiable"]
+        # complex parameters matter to the foreach and loop paths (views as real); the fused kernels
+        # refuse them when their state is made
+        find_complex = not group["fused"]
         # a step walks every parameter: the loop keeps to locals (thousands of small tensors)
         append_param, append_grad, append_step = params.append, grads.append, state_steps.append
         append_m, append_v, append_comp = exp_avgs.append, exp_avg_sqs.append, compensation.append
@@ -334,7 +338,8 @@ class Adam(BaseOptimizer):
                 continue
             if grad.is_sparse:
                 raise RuntimeError("Adam does not support sparse gradients, use SparseAdam")
-            has_complex |= torch.is_complex(p)
+            if find_complex:
+                has_complex |= torch.is_complex(p)
             append_param(p)
             append_grad(grad)
             state = self.state[p]
@@ -399,6 +404,7 @@ class Adam(BaseOptimizer):
                 maximize=group["maximize"],
                 compensation=present(compensation),
                 state_dtype=group["state_dtype"],
+                plans=self.kernel_plans(),
             )
         return loss
 
@@ -477,6 +483,10 @@ class AdamW(Adam):
 # --------------------------------------------------------------------------------------------
 # Functional API and the three paths
 # --------------------------------------------------------------------------------------------
+def _is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
 def adam(
     params: list[Tensor],
     grads: list[Tensor],
@@ -502,6 +512,7 @@ def adam(
     maximize: bool,
     compensation: list[Tensor | None] | None = None,
     state_dtype: torch.dtype | None = None,
+    plans: dict | None = None,
 ) -> None:
     """Functional Adam/AdamW: one step over lists (signature of ``torch.optim.adam``).
 
@@ -510,7 +521,7 @@ def adam(
     here. State in another dtype than the parameters (``state_dtype``), or ``compensation`` (Kahan
     buffers), goes to initopt's kernels (:mod:`initopt.optim.fused`) whatever the path.
     """
-    if not all(isinstance(t, Tensor) for t in state_steps):
+    if not all(map(_is_tensor, state_steps)):
         raise RuntimeError("`state_steps` must be a list of 0-dim tensors")
     device_hparams = any(device_tensor(x) for x in (lr, beta1, beta2))
     path = choose_path(
@@ -532,7 +543,7 @@ def adam(
             eps=eps, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
             grad_scale=grad_scale, found_inf=found_inf,
             compensation=cast("list[Tensor]", compensation) if compensation else None,
-            low_precision=low_precision,
+            low_precision=low_precision, plans=plans,
         )  # fmt: skip
         return
     if grad_scale is not None or found_inf is not None:

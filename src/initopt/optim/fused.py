@@ -99,25 +99,29 @@ def fused_adam_(
     compensation: list[Tensor] | None = None,
     choice: Implementation | None = None,
     low_precision: bool | None = None,
+    plans: dict | None = None,
 ) -> None:
     """Adam / AdamW with one fused kernel per (device, dtype); see :class:`initopt.optim.Adam`.
 
     ``compensation``: Kahan buffers, one per parameter (Triton or reference only);
-    ``low_precision``: whether state dtype differs or Kahan is on (found out when not given)."""
+    ``low_precision``: whether state dtype differs or Kahan is on (found out when not given);
+    ``plans``: the caller's cache of checked Triton launches (see :func:`initopt.optim._triton.launch.adam_`)."""
     if not params:
         return
     if low_precision is None:
         low_precision = bool(compensation) or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
     kind = implementation(params, low_precision, choice)
-    if kind != "torch":
+    hyper = dict(
+        lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, decoupled_weight_decay=decoupled_weight_decay,
+        amsgrad=amsgrad, maximize=maximize, compensation=compensation or None, grad_scale=grad_scale, found_inf=found_inf,
+    )  # fmt: skip
+    if kind == "triton":  # the kernels count the steps themselves, skipped ones not
+        _triton.load().adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, count_steps=True,
+                             plans=plans, **hyper)  # fmt: skip
+        return
+    if kind == "reference":
         _count_steps(state_steps)
-        kernel = _triton.load().adam_ if kind == "triton" else adam_lowp_
-        kernel(
-            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr=lr, beta1=beta1,
-            beta2=beta2, weight_decay=weight_decay, eps=eps, decoupled_weight_decay=decoupled_weight_decay,
-            amsgrad=amsgrad, maximize=maximize, compensation=compensation or None, grad_scale=grad_scale,
-            found_inf=found_inf,
-        )  # fmt: skip
+        adam_lowp_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, **hyper)
         _uncount_skipped(state_steps, found_inf)
         return
     beta1, beta2 = float(beta1), float(beta2)
@@ -172,6 +176,7 @@ def fused_sgd_(
     state_dtype: torch.dtype | None = None,
     compensation: list[Tensor] | None = None,
     choice: Implementation | None = None,
+    plans: dict | None = None,
 ) -> None:
     """SGD with one fused kernel per (device, dtype); see :class:`initopt.optim.SGD`.
 
@@ -196,7 +201,7 @@ def fused_sgd_(
         weight_decay=float(weight_decay), momentum=momentum, lr=lr, dampening=dampening,
         nesterov=nesterov, maximize=maximize, grad_scale=grad_scale, found_inf=found_inf,
     )  # fmt: skip
-    sgd_kernel = _fused_sgd if kind == "torch" else _ours_sgd(kind, compensation)
+    sgd_kernel = _fused_sgd if kind == "torch" else _ours_sgd(kind, compensation, plans)
     if momentum == 0:
         sgd_kernel(params, grads, [], first_step=False, indices=range(len(params)), **hyper)
         return
@@ -213,15 +218,16 @@ def fused_sgd_(
         )  # fmt: skip
 
 
-def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None) -> Any:
+def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None, plans: dict | None) -> Any:
     """initopt's SGD kernel (Triton or reference) in the calling form of :func:`_fused_sgd`."""
     kernel = _triton.load().sgd_ if kind == "triton" else sgd_lowp_
+    extra = {"plans": plans} if kind == "triton" else {}
 
     def run(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *, first_step: bool,
             indices: Any, **hyper: Any) -> None:  # fmt: skip
         comp = [compensation[i] for i in indices] if compensation else None
         kernel(params, grads, cast(list[Tensor], bufs) if bufs else None, first_step=first_step,
-               compensation=comp, **hyper)  # fmt: skip
+               compensation=comp, **hyper, **extra)  # fmt: skip
 
     return run
 

@@ -253,6 +253,10 @@ def device_tensor(x: Any) -> bool:
     return isinstance(x, Tensor) and not is_host_scalar(x)
 
 
+#: parameter dtypes the fused kernels take
+FUSED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
 # --------------------------------------------------------------------------------------------
 # Base class
 # --------------------------------------------------------------------------------------------
@@ -291,6 +295,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         """torch.optim's loading (state cast to each parameter's dtype and device), then moment
         buffers back to the group's ``state_dtype`` where one is set (exact: they were saved in it)."""
         super().load_state_dict(state_dict)
+        self.kernel_plans().clear()
         for group in self.param_groups:
             dtype = group.get("state_dtype")
             if dtype is None:
@@ -300,6 +305,33 @@ class BaseOptimizer(torch.optim.Optimizer):
                 for key in self.low_precision_state_keys:
                     if isinstance(state.get(key), Tensor):
                         state[key] = state[key].to(dtype)
+
+    def choose_default_fused(self) -> None:
+        """``fused=None`` and ``foreach=None`` on CUDA parameters with Triton installed: initopt's fused
+        kernels, the fastest correct path there (measured against torch's for-loop, foreach and fused
+        paths in docs/benchmarks.md); elsewhere torch's default stays (foreach on CUDA, the loop on
+        the CPU). Decided once, at construction, for every group (AMP's GradScaler asks the optimizer,
+        not its groups, whether it unscales itself)."""
+        from initopt.optim import _triton
+
+        groups = self.param_groups
+        if any(g["fused"] is not None or g["foreach"] is not None or g["differentiable"] for g in groups):
+            return
+        params = [p for g in groups for p in g["params"]]
+        if not params or not all(p.is_cuda and p.dtype in FUSED_DTYPES for p in params) or not _triton.usable(params):
+            return
+        for group in groups:
+            group["fused"] = True
+        self.defaults["fused"] = True
+        self._step_supports_amp_scaling = True
+
+    def kernel_plans(self) -> dict:
+        """This optimizer's cache of checked Triton launches (tables of its tensors' addresses),
+        kept between steps; not part of the state dict, and emptied when one is loaded."""
+        plans = self.__dict__.get("_kernel_plans")
+        if plans is None:
+            plans = self.__dict__["_kernel_plans"] = {}
+        return plans
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

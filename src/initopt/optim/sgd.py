@@ -153,6 +153,7 @@ class SGD(BaseOptimizer):
         }
         self.check_group(defaults)
         super().__init__(params, defaults)
+        self.choose_default_fused()
         if fused:
             self._step_supports_amp_scaling = True
             self._need_device_dtype_check_for_fused = True
@@ -234,6 +235,7 @@ class SGD(BaseOptimizer):
                 found_inf=getattr(self, "found_inf", None),
                 state_dtype=group["state_dtype"],
                 compensation=present(compensation),
+                plans=self.kernel_plans(),
             )
             if group["momentum"] != 0:
                 for p, buf in zip(params, momentum_buffer_list, strict=True):
@@ -263,6 +265,7 @@ def sgd(
     maximize: bool,
     state_dtype: torch.dtype | None = None,
     compensation: list[Tensor | None] | None = None,
+    plans: dict | None = None,
 ) -> None:
     """Functional SGD: one step over lists of tensors (signature of ``torch.optim.sgd``).
 
@@ -286,6 +289,7 @@ def sgd(
             momentum=momentum, lr=lr, dampening=dampening, nesterov=nesterov,
             maximize=maximize, grad_scale=grad_scale, found_inf=found_inf,
             state_dtype=state_dtype, compensation=cast("list[Tensor]", compensation) if compensation else None,
+            plans=plans,
         )  # fmt: skip
         return
     if grad_scale is not None or found_inf is not None:

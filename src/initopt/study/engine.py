@@ -48,10 +48,11 @@ def train_bundle(
     epoch is the same). ``optimizer_path``: see :class:`initopt.optim.batched.BatchedOptimizer`
     (default :func:`~initopt.optim.batched.default_path`).
 
-    ``cuda_graph`` (default: on CUDA without ``check_each_step``): an epoch's steps (gather, forward,
-    loss, backward, optimizer) are captured once as one CUDA graph and replayed for every later
-    epoch, with the data order written into a static index buffer; the first epoch, and the one
-    after a configuration is frozen, run eagerly as the capture's warm-up.
+    ``cuda_graph`` (default: on CUDA without ``check_each_step``): a step's device work after the
+    gather (forward, loss, backward, optimizer) is captured as a CUDA graph, one per batch size, and
+    replayed for every later step of that size. The first step of each size runs eagerly as the
+    capture's warm-up, so only the bundle's first step and its first short last step are eager (and
+    the first ones after a configuration is frozen).
     """
     from initopt.optim.batched import BatchedOptimizer, default_path
 
@@ -78,6 +79,7 @@ def train_bundle(
     epochs, batch_size, n = workload.spec.train.epochs, workload.spec.train.batch_size, len(x)
     steps_per_epoch = math.ceil(n / batch_size)
     order_rngs = {seed: torch.Generator().manual_seed(seed) for seed in sorted({c.seed for c in configs})}
+    seed_rows = torch.tensor([list(order_rngs).index(c.seed) for c in configs], device=device)  # row of each config's seed
     active = torch.ones(k, dtype=torch.bool, device=device)
     all_active = True
     diverged_epoch: list[int | None] = [None] * k
@@ -105,9 +107,14 @@ def train_bundle(
     else:
         tally = RunningTally(k, n, metric_fn, device)
 
+    graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}  # per batch size: its step's graph, output
+    warmed: set[int] = set()  # batch sizes whose step has run eagerly since the last capture was dropped
+
     def step(start: int, check: Callable[[torch.Tensor], bool] | None = None) -> bool:
         """One batched step on examples ``start : start + batch_size`` of the epoch's order. ``check``
-        sees the losses before the update and returns False when no configuration is left to train."""
+        sees the losses before the update and returns False when no configuration is left to train.
+        With CUDA graphs the gather runs on its own and the rest of the step replays the graph of its
+        batch size, captured after the step of that size has run eagerly once."""
         m = min(batch_size, n - start)
         rows = step_rows[k * start : k * (start + m)]
         if m not in gathered:
@@ -115,6 +122,27 @@ def train_bundle(
         xb, yb = gathered[m]
         torch.index_select(x, 0, rows, out=xb.view(k * m, *x.shape[1:]))
         torch.index_select(y, 0, rows, out=yb.view(k * m, *y.shape[1:]))
+        if cuda_graph:
+            entry = graphs.get(m)
+            if entry is None and m in warmed:
+                entry = graphs[m] = _capture(lambda: train(xb, yb, None), capture_stream)
+            if entry is None:
+                output = train(xb, yb, None)
+                warmed.add(m)
+            else:
+                entry[0].replay()
+                output = entry[1]
+        else:
+            output = train(xb, yb, check)
+            if output is None:
+                return False
+        if tally.deferred:  # where the outputs go depends on the step: outside the graph
+            tally.record(start, None, output, yb)
+        return True
+
+    def train(xb: torch.Tensor, yb: torch.Tensor, check: Callable[[torch.Tensor], bool] | None) -> torch.Tensor | None:
+        """Forward, loss, backward and update on the gathered batch; returns the outputs (None when
+        ``check`` found no configuration left to train). Device work only, without ``check``."""
         if hand:
             output = model.forward_train(xb)
             if loss_gradient is None:
@@ -130,7 +158,7 @@ def train_bundle(
             # one host sync finds a non-finite loss (free on the CPU); the check per configuration follows
             if check is not None and not math.isfinite(total.item()):
                 if not check(losses):
-                    return False
+                    return None
                 total = masked(losses).sum()
         if hand:
             # each configuration's gradient is its own: a frozen one's rows are left out of the update
@@ -139,8 +167,9 @@ def train_bundle(
             optimizer.step()  # the gradients bound above, written in place by backward
         else:
             optimizer.step(torch.autograd.grad(total, params, allow_unused=True, materialize_grads=True))
-        tally.record(start, losses, output, yb)
-        return True
+        if not tally.deferred:
+            tally.record(0, losses, output, yb)
+        return output
 
     def masked(values: torch.Tensor) -> torch.Tensor:
         """``values`` (one row per configuration) with the frozen configurations' rows zeroed."""
@@ -158,16 +187,14 @@ def train_bundle(
         return True
 
     def epoch_steps(check: Callable[[torch.Tensor], bool] | None = None) -> None:
-        """All steps of an epoch; without ``check`` no host sync: what a CUDA graph captures."""
+        """All steps of an epoch; without ``check`` no host sync."""
         for start in range(0, n, batch_size):
             if not step(start, check):
                 break
 
-    graph: torch.cuda.CUDAGraph | None = None
-    # the eager warm-up epoch and the capture run on one side stream, as PyTorch's CUDA-graph notes
+    # warm-up steps, captures and replays run on one side stream, as PyTorch's CUDA-graph notes
     # advise: what libraries create lazily per stream is created before the capture, not inside it
     capture_stream = torch.cuda.Stream(device) if cuda_graph else None
-    warm = False  # an eager epoch has run with the present set of active configurations
 
     def freeze(newly: torch.Tensor, epoch: int) -> bool:
         """Record ``newly`` as diverged at ``epoch`` and leave them out of every later update."""
@@ -179,24 +206,18 @@ def train_bundle(
 
     for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
-        orders = {seed: torch.randperm(n, generator=rng) for seed, rng in order_rngs.items()}
-        index_buffer.copy_(torch.stack([orders[c.seed] for c in configs]))
+        # one order per seed goes to the device (a few hundred KB), and each configuration's row is
+        # gathered there: stacking K rows on the host and sending them (16 MB at K=512) took longer
+        # than the epoch's steps
+        orders = torch.stack([torch.randperm(n, generator=rng) for rng in order_rngs.values()]).to(device)
+        torch.index_select(orders, 0, seed_rows, out=index_buffer)
         whole = full_steps * batch_size
         step_rows[: k * whole].view(full_steps, k, batch_size).copy_(
             index_buffer[:, :whole].view(k, full_steps, batch_size).transpose(0, 1))
         step_rows[k * whole :].view(k, n - whole).copy_(index_buffer[:, whole:])
         tally.start(index_buffer)
-        if check_each_step:
-            epoch_steps(check_now)
-        elif graph is not None:
-            graph.replay()
-        elif cuda_graph and warm:
-            graph = _capture(epoch_steps, capture_stream)
-            graph.replay()
-        else:
-            with _side_stream(capture_stream):
-                epoch_steps()
-            warm = True
+        with _side_stream(capture_stream):
+            epoch_steps(check_now if check_each_step else None)
         train_loss, train_metric = tally.finish()
         if not check_each_step:
             # once per epoch: a configuration whose loss went non-finite at any step has a non-finite
@@ -204,7 +225,8 @@ def train_bundle(
             newly = active & ~torch.isfinite(train_loss)
             if bool(newly.any()):
                 all_active = freeze(newly, epoch)
-                graph, warm = None, False  # the optimizer's rows and the loss mask changed
+                graphs.clear()  # the optimizer's rows and the loss mask changed
+                warmed.clear()
         val_loss, val_metric = _evaluate(model, x_val, y_val, loss_fn, metric_fn)
         # one transfer per epoch, not four per configuration
         train_loss, train_metric = train_loss.tolist(), train_metric.tolist()
@@ -233,14 +255,23 @@ def train_bundle(
     return results
 
 
-def _capture(fn: Callable[[], None], stream: torch.cuda.Stream) -> torch.cuda.CUDAGraph:
-    """``fn``'s kernels as a CUDA graph, captured on ``stream`` (not run: replay it). The caller has
-    run ``fn`` eagerly once on that stream, so every buffer, table and workspace it touches exists."""
-    torch.cuda.synchronize()
+def _capture(fn: Callable[[], torch.Tensor], stream: torch.cuda.Stream) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+    """``fn``'s kernels as a CUDA graph captured on ``stream`` (not run: replay it), and the tensor
+    ``fn`` returns, which each replay writes. The caller has run ``fn`` eagerly once on that stream,
+    so every buffer, table and workspace it touches exists.
+
+    ``capture_begin``/``capture_end`` rather than ``torch.cuda.graph``: that context synchronizes
+    the device and empties the allocator's cache first, which leaves the device idle while the
+    capture is recorded and makes later allocations go back to the driver. Nothing else runs on the
+    device meanwhile (the steps queued before run on, on this stream)."""
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, stream=stream):
-        fn()
-    return graph
+    with torch.cuda.stream(stream):
+        graph.capture_begin()
+        try:
+            output = fn()
+        finally:
+            graph.capture_end()
+    return graph, output
 
 
 @contextlib.contextmanager

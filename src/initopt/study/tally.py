@@ -27,6 +27,7 @@ class RunningTally:
     """Per-step float64 sums of the loss and the metric."""
 
     needs_losses = True  # each step hands its per-configuration losses to ``record``
+    deferred = False  # ``record`` does not depend on where the step starts
 
     def __init__(self, k: int, n: int, metric_fn: BatchedFn, device: torch.device):
         self.n, self.metric_fn = n, metric_fn
@@ -55,6 +56,7 @@ class DeferredTally:
     step as the steps would have (each step's float32 mean, summed in float64), in two calls each."""
 
     needs_losses = False
+    deferred = True  # ``record`` writes where the step starts
 
     def __init__(self, k: int, n: int, batch_size: int, example_output: torch.Tensor, y: torch.Tensor,
                  loss_fn: BatchedFn, metric_fn: BatchedFn):  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import operator
 import os
 from collections.abc import Sequence
 from types import ModuleType
@@ -16,6 +17,8 @@ from types import ModuleType
 from torch import Tensor
 
 INTERPRET_ENV = "TRITON_INTERPRET"
+_IS_CUDA = operator.attrgetter("is_cuda")
+_IS_CPU = operator.attrgetter("is_cpu")
 
 
 @functools.cache
@@ -36,7 +39,8 @@ def usable(tensors: Sequence[Tensor]) -> bool:
     first = tensors[0].device.type
     if first == "cpu" and not interpreting() or first not in ("cpu", "cuda"):
         return False  # the common CPU case decided without walking the list
-    return all(t.device.type == first for t in tensors)
+    # attribute reads, not device objects: a step over thousands of tensors checks this every time
+    return all(map(_IS_CUDA, tensors)) if first == "cuda" else all(map(_IS_CPU, tensors))
 
 
 def why_not(tensors: Sequence[Tensor]) -> str:

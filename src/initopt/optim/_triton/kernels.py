@@ -215,3 +215,17 @@ def sgd_kernel(
             direction = buf
     param = param - lr * direction
     _store_param(tensor_row, p_ptr, offsets, mask, param, KAHAN, P_DTYPE, ALIGNED)
+
+
+@triton.jit
+def count_steps_kernel(tensors_ptr, count, found_inf_ptr, HAS_FOUND_INF: tl.constexpr, BLOCK: tl.constexpr):
+    """``step += 1`` for the step counts of tensor-table rows ``0 : count`` (float32 scalars on the
+    device), in one launch rather than a foreach call; a step that AMP skips (``found_inf`` != 0)
+    does not count."""
+    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = rows < count
+    step_ptr = tl.load(tensors_ptr + rows.to(tl.int64) * 8 + 6, mask=mask, other=0).to(tl.pointer_type(tl.float32))
+    increment = 1.0
+    if HAS_FOUND_INF:
+        increment = tl.where(tl.load(found_inf_ptr) != 0, 0.0, 1.0)
+    tl.store(step_ptr, tl.load(step_ptr, mask=mask) + increment, mask=mask)

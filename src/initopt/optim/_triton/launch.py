@@ -8,18 +8,23 @@ updates in place, or that a CUDA graph replays, needs no host synchronization).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+import triton
 from torch import Tensor
 
 from . import kernels
-from .tables import TableCache
+from .tables import TableCache, Tables
 
 #: elements per program; 4 warps of 32 threads x 16 elements
 BLOCK = 2048
 NUM_WARPS = 4
+#: step counts per program of the counting kernel
+COUNT_BLOCK = 1024
 
 _tables = TableCache()
 _numbers: dict[tuple, Tensor] = {}
@@ -75,12 +80,79 @@ def _check(params: Sequence[Tensor], *others: Sequence[Tensor | None]) -> None:
                 raise ValueError("the Triton kernels need contiguous tensors on the parameters' device")
 
 
+def _check_steps(params: Sequence[Tensor], steps: Sequence[Tensor | None]) -> None:
+    for p, s in zip(params, steps):
+        if s is not None and (s.dtype != torch.float32 or s.device != p.device or s.numel() != 1):
+            raise ValueError("the Triton kernels need each step count as a one-element float32 tensor on its "
+                             f"parameter's device, got {s.dtype} on {s.device}")
+
+
 def _kahan(compensation: Sequence[Tensor | None]) -> bool:
     """Kahan buffers for every tensor of a launch, or for none."""
     given = {x is not None for x in compensation}
     if len(given) > 1:
         raise ValueError("Kahan buffers must be given for all parameters of one dtype or for none")
     return given == {True}
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """One kernel launch: the tensors of one (device, dtypes) group and the tables that cover them."""
+
+    device: torch.device
+    dtypes: tuple[torch.dtype, torch.dtype, torch.dtype | None]  # parameter, gradient, state
+    kahan: bool
+    tables: tuple[Tables, ...]
+
+
+_address = Tensor.data_ptr
+
+
+class _Plan:
+    """The launches of one call, reused while its tensors stay where they are: the parameters and
+    gradients at the same addresses (a gradient set to None and made again usually lands at the same
+    address; a new one rebuilds the tables), the gradients contiguous, and the state the same tensor
+    objects (the optimizer owns them; loading a state dict makes new ones). Checking costs about
+    three attribute reads per tensor, against a dozen for :func:`_check` and :func:`_groups`."""
+
+    def __init__(self, columns: list[list[Tensor | None]], launches: list[_Launch]):
+        self.params = tuple(map(_address, columns[0]))
+        self.grads = tuple(map(_address, columns[1]))
+        self.state = [list(c) for c in columns[2:]]
+        self.launches = launches
+
+    def fits(self, columns: list[list[Tensor | None]]) -> bool:
+        return (
+            tuple(map(_address, columns[1])) == self.grads
+            and all(map(Tensor.is_contiguous, columns[1]))
+            and tuple(map(_address, columns[0])) == self.params
+            and all(len(a) == len(b) and all(map(operator.is_, a, b)) for a, b in zip(columns[2:], self.state))
+        )
+
+
+def _plan(columns: list[list[Tensor | None]], *, rows: int, active: Sequence[bool] | None,
+          plans: dict | None, steps: bool) -> list[_Launch]:  # fmt: skip
+    """The launches for ``columns`` (0 params, 1 grads, 2-4 state, 5 Kahan, 6 steps): checked and
+    grouped by (device, dtypes), each group's tables; from ``plans`` (an optimizer's own cache) when
+    its tensors are where they were at the last call."""
+    key = (id(columns[0][0]), len(columns[0]), rows, None if active is None else tuple(active), BLOCK)
+    if plans is not None:
+        plan = plans.get(key)
+        if plan is not None and plan.fits(columns):
+            return plan.launches
+    _check(*columns[:6])
+    if steps:
+        _check_steps(columns[0], columns[6])
+    launches = []
+    for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
+        cols = [[c[i] for i in idx] for c in columns]
+        tables = _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device)
+        launches.append(_Launch(device, (p_dtype, g_dtype, s_dtype), _kahan(cols[5]), tuple(tables)))
+    if plans is not None:
+        if len(plans) >= 64:  # param groups of one optimizer: a handful
+            plans.clear()
+        plans[key] = _Plan(columns, launches)
+    return launches
 
 
 def adam_(
@@ -105,12 +177,18 @@ def adam_(
     rows: int = 1,
     active: Sequence[bool] | None = None,
     l2_weight_decay: float | Tensor | None = None,
+    count_steps: bool = False,
+    plans: dict | None = None,
 ) -> None:
-    """One Adam/AdamW step over all tensors, one launch per (device, dtypes); steps already counted.
+    """One Adam/AdamW step over all tensors, one launch per (device, dtypes).
 
-    ``rows``/``active``: the parameters are ``(rows, ...)`` stacks of configurations whose
-    hyperparameters may be ``(rows,)`` columns; inactive rows are left untouched. A bundle that
-    mixes Adam and AdamW passes ``weight_decay`` (decoupled, per row) and ``l2_weight_decay``.
+    ``count_steps``: add 1 to every step count first, by one small kernel per launch (one step
+    tensor per parameter; skipped steps under AMP do not count), as torch.optim counts before its
+    kernel; otherwise the caller has counted. ``rows``/``active``: the parameters are
+    ``(rows, ...)`` stacks of configurations whose hyperparameters may be ``(rows,)`` columns;
+    inactive rows are left untouched. A bundle that mixes Adam and AdamW passes ``weight_decay``
+    (decoupled, per row) and ``l2_weight_decay``. ``plans``: a dict the caller keeps (an
+    optimizer's), where the checked launches are kept between calls (see :class:`_Plan`).
     """
     count = len(params)
     if count == 0:
@@ -119,24 +197,29 @@ def adam_(
         list(params), list(grads), list(exp_avgs), list(exp_avg_sqs),
         _column(max_exp_avg_sqs if amsgrad else None, count), _column(compensation, count), list(state_steps),
     ]  # fmt: skip
-    _check(*columns)
     if l2_weight_decay is None:
         decoupled, l2 = (weight_decay, 0.0) if decoupled_weight_decay else (0.0, weight_decay)
     else:
         decoupled, l2 = weight_decay, l2_weight_decay
-    for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
-        cols = [[c[i] for i in idx] for c in columns]
+    for group in _plan(columns, rows=rows, active=active, plans=plans, steps=True):
+        device = group.device
         h = [hyperparameter(x, device, rows) for x in (lr, beta1, beta2, l2, decoupled, eps)]
-        for tables in _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device):
-            if tables.programs == 0:
+        p_dtype, g_dtype, s_dtype = map(triton_dtype, group.dtypes)
+        inf = _on(found_inf, device)
+        for tables in group.tables:
+            if count_steps:
+                count = tables.tensors.shape[0]
+                kernels.count_steps_kernel[(triton.cdiv(count, COUNT_BLOCK),)](
+                    tables.tensors, count, inf, HAS_FOUND_INF=inf is not None, BLOCK=COUNT_BLOCK)
+            if tables.programs == 0:  # no element to update (empty tensors, or every row frozen)
                 continue
             kernels.adam_kernel[(tables.programs,)](
                 tables.blocks, tables.tensors,
                 *(x for pair in h for x in pair),
-                _on(grad_scale, device), _on(found_inf, device),
-                P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype), S_DTYPE=triton_dtype(s_dtype),
-                AMSGRAD=amsgrad, MAXIMIZE=maximize, KAHAN=_kahan(cols[5]),
-                HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
+                _on(grad_scale, device), inf,
+                P_DTYPE=p_dtype, G_DTYPE=g_dtype, S_DTYPE=s_dtype,
+                AMSGRAD=amsgrad, MAXIMIZE=maximize, KAHAN=group.kahan,
+                HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=inf is not None,
                 ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
             )  # fmt: skip
 
@@ -158,19 +241,21 @@ def sgd_(
     found_inf: Tensor | None = None,
     rows: int = 1,
     active: Sequence[bool] | None = None,
+    plans: dict | None = None,
 ) -> None:
-    """One SGD step over all tensors; ``momentum_buffers`` None: plain SGD (no buffer)."""
+    """One SGD step over all tensors; ``momentum_buffers`` None: plain SGD (no buffer). ``plans``:
+    as for :func:`adam_`."""
     count = len(params)
     if count == 0:
         return
     has_momentum = momentum_buffers is not None
     columns = [list(params), list(grads), _column(momentum_buffers, count), [None] * count, [None] * count,
                _column(compensation, count), [None] * count]  # fmt: skip
-    _check(*columns[:6])
-    for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
-        cols = [[c[i] for i in idx] for c in columns]
+    for group in _plan(columns, rows=rows, active=active, plans=plans, steps=False):
+        device = group.device
         h = [hyperparameter(x, device, rows) for x in (lr, momentum, dampening, weight_decay)]
-        for tables in _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device):
+        p_dtype, g_dtype, s_dtype = group.dtypes
+        for tables in group.tables:
             if tables.programs == 0:
                 continue
             kernels.sgd_kernel[(tables.programs,)](
@@ -180,7 +265,7 @@ def sgd_(
                 P_DTYPE=triton_dtype(p_dtype), G_DTYPE=triton_dtype(g_dtype),
                 S_DTYPE=triton_dtype(s_dtype or p_dtype),
                 MOMENTUM=has_momentum, FIRST_STEP=first_step, NESTEROV=nesterov, MAXIMIZE=maximize,
-                KAHAN=_kahan(cols[5]),
+                KAHAN=group.kahan,
                 HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=found_inf is not None,
                 ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
             )  # fmt: skip
