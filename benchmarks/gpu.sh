@@ -34,6 +34,13 @@ timeout 120 python3 benchmarks/optim_tune.py --shapes gpt2-124m --blocks 1024,20
   timeout 60 python3 benchmarks/study_profile.py --device cuda --k 512 --epochs 5 --rows 30; } \
     > "$OUT/study_cuda.txt" 2>&1
 
+# the main job as a user runs it, on the GPU: the default study (240 configurations x 10 epochs) into a
+# fresh SQLite file, with its HTML report; and the bench command
+TIMEFORMAT="initopt study run: %R s wall"
+{ rm -f /tmp/gpu_study.db; time timeout 120 python3 -m initopt study run --device cuda --db /tmp/gpu_study.db \
+      --report /tmp/gpu_study.html
+  timeout 60 python3 -m initopt bench optim --device cuda --shapes tiny; } > "$OUT/cli_cuda.txt" 2>&1
+
 # the CUDA tests: Triton kernels compiled on the GPU (against their reference, torch.optim, float64,
 # a CUDA-graph replay), the batched optimizer, the engine's CUDA-graph epochs against eager ones
 timeout 200 python3 -m pytest -q -p no:cacheprovider -n 8 tests/init tests/optim tests/training tests/study/test_engines.py \
@@ -41,4 +48,5 @@ timeout 200 python3 -m pytest -q -p no:cacheprovider -n 8 tests/init tests/optim
 
 cat "$OUT/optim_step_cuda.txt" "$OUT/optim_tune_cuda.txt"
 grep -E "^(study throughput|plain|initopt|  of which|ratio|K=)" "$OUT/study_cuda.txt"
+tail -n 6 "$OUT/cli_cuda.txt"
 echo "tests: $(tail -n 1 "$OUT/tests_gpu.txt")"

@@ -144,7 +144,9 @@ def adam_kernel(
     tensor_row, offsets, mask, row = _block(blocks_ptr, tensors_ptr, found_inf_ptr, HAS_FOUND_INF, BLOCK, ALIGNED)
     m_ptr = _address(tensor_row, 2, S_DTYPE, ALIGNED)
     v_ptr = _address(tensor_row, 3, S_DTYPE, ALIGNED)
-    step = tl.load(tl.load(tensor_row + 6).to(tl.pointer_type(tl.float32))).to(tl.int64)
+    # at least 1: a first step that AMP skips leaves the count at 0, and its (unused) bias
+    # corrections would divide by 1 - beta^0 = 0
+    step = tl.maximum(tl.load(tl.load(tensor_row + 6).to(tl.pointer_type(tl.float32))).to(tl.int64), 1)
 
     lr = _hyper(lr_ptr, lr_stride, row)
     beta1 = _hyper(beta1_ptr, beta1_stride, row)
