@@ -300,6 +300,56 @@ def test_kept_launches_follow_gradients_that_move_and_state_that_is_replaced():
     assert len(opt.kernel_plans()) == 1
 
 
+def test_state_given_new_storage_is_seen_and_a_restrided_parameter_refused():
+    """Kept launches are checked by address, not by object: a state tensor that keeps its identity but
+    gets new storage (offload and reload code) is followed, and a parameter viewed in place with other
+    strides at the same address is refused as on the first step. Gradients are written in place (the
+    same addresses every step), so only those changes can invalidate the kept launches."""
+    g = torch.Generator().manual_seed(9)
+    ours = [torch.randn(4100, generator=g).to(DEVICE).requires_grad_(), torch.randn(16, 16, generator=g).to(DEVICE).requires_grad_()]
+    ref = [p.detach().clone().requires_grad_() for p in ours]
+    opt, ref_opt = AdamW(ours, lr=0.05, fused=True), torch.optim.AdamW(ref, lr=0.05)
+    old = []
+    for step in range(4):
+        for p, q, gr in zip(ours, ref, grads_for(step, ours)):
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            p.grad.copy_(gr)
+            q.grad = gr.clone()
+        if step == 2:
+            for state in opt.state.values():
+                for name in ("exp_avg", "exp_avg_sq", "step"):
+                    old.append(state[name].data)  # kept alive: the old addresses cannot be reused
+                    state[name].data = state[name].data.clone()
+        opt.step()
+        ref_opt.step()
+        for p, q in zip(ours, ref):
+            torch.testing.assert_close(opt.state[p]["exp_avg"], ref_opt.state[q]["exp_avg"], **ULPS)
+            torch.testing.assert_close(p.detach(), q.detach(), **ULPS)
+    with torch.no_grad():
+        ours[1].data = ours[1].data.t()  # same address and shape, other strides
+        ours[1].grad = torch.zeros_like(ours[1])
+    with pytest.raises(ValueError, match="contiguous"):
+        opt.step()
+
+
+def test_a_step_tensor_shared_by_several_parameters_counts_once_per_parameter():
+    """The functional API with one step tensor for three parameters counts it three times, as torch does."""
+    from torch.optim.adam import adam as torch_adam
+
+    from initopt.optim.adam import adam
+
+    params = [torch.randn(100, device=DEVICE) for _ in range(3)]
+    grads = [torch.randn(100, device=DEVICE) for _ in range(3)]
+    kw = dict(fused=True, amsgrad=False, beta1=0.9, beta2=0.999, lr=0.1, weight_decay=0.0, eps=1e-8, maximize=False)
+    ours, theirs = torch.zeros((), device=DEVICE), torch.zeros((), device=DEVICE)
+    adam([p.clone() for p in params], grads, [torch.zeros_like(p) for p in params],
+         [torch.zeros_like(p) for p in params], [], [ours] * 3, **kw)
+    torch_adam([p.clone() for p in params], grads, [torch.zeros_like(p) for p in params],
+               [torch.zeros_like(p) for p in params], [], [theirs] * 3, has_complex=False, **kw)
+    assert ours.item() == theirs.item() == 3
+
+
 def test_steps_are_counted_per_tensor_by_the_kernel():
     """A parameter without a gradient at some step keeps its own, smaller step count, as in torch.optim."""
     a = torch.ones(20, device=DEVICE, requires_grad=True)
@@ -443,3 +493,41 @@ def test_the_default_path_is_the_kernels_on_cuda_only():
             ref_opt.step()
         for p, q in zip(params, ref):
             torch.testing.assert_close(p.detach(), q.detach(), **ULPS)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs CUDA: the default path is the kernels on CUDA only")
+def test_the_fused_default_yields_where_torch_default_would_work():
+    """A group added later that the kernels cannot take (float64) keeps torch's default and turns off
+    AMP's hand-over; a checkpoint of torch's default path loads (its step counts go to the device); a
+    sparse gradient (nn.Embedding(sparse=True)) takes torch's default path for that step."""
+    w = torch.randn(8, 4, device="cuda", requires_grad=True)
+    opt = AdamW([w], lr=0.01)
+    assert opt.param_groups[0]["fused"] is True and opt._step_supports_amp_scaling
+    extra = torch.randn(5, device="cuda", dtype=torch.float64, requires_grad=True)
+    opt.add_param_group({"params": [extra]})
+    assert opt.param_groups[1]["fused"] is None and not opt._step_supports_amp_scaling
+    w.grad, extra.grad = torch.ones_like(w), torch.ones_like(extra)
+    opt.step()
+
+    ref_w = w.detach().clone().requires_grad_()
+    ref = torch.optim.AdamW([ref_w], lr=0.01)
+    ref_w.grad = torch.ones_like(ref_w)
+    ref.step()
+    mine = AdamW([w2 := ref_w.detach().clone().requires_grad_()], lr=0.01)
+    mine.load_state_dict(ref.state_dict())
+    assert mine.param_groups[0]["fused"] is True and mine.state[w2]["step"].device.type == "cuda"
+    for _ in range(2):
+        ref_w.grad, w2.grad = torch.ones_like(ref_w), torch.ones_like(w2)
+        ref.step()
+        mine.step()
+    torch.testing.assert_close(w2.detach(), ref_w.detach(), **ULPS)
+
+    emb = torch.nn.Embedding(10, 4, sparse=True).cuda()
+    ref_emb = copy.deepcopy(emb)
+    sgd, ref_sgd = SGD(emb.parameters(), lr=0.1), torch.optim.SGD(ref_emb.parameters(), lr=0.1)
+    idx = torch.tensor([1, 3, 3], device="cuda")
+    for module, o in ((emb, sgd), (ref_emb, ref_sgd)):
+        module(idx).sum().backward()
+        o.step()
+    torch.testing.assert_close(emb.weight.detach(), ref_emb.weight.detach())

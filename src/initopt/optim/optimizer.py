@@ -287,6 +287,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         except ValueError:
             self.param_groups.pop()
             raise
+        self._decide_later_group(self.param_groups[-1])
 
     #: state buffers that ``state_dtype`` may keep in another dtype than the parameter
     low_precision_state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer")
@@ -296,6 +297,8 @@ class BaseOptimizer(torch.optim.Optimizer):
         buffers back to the group's ``state_dtype`` where one is set (exact: they were saved in it)."""
         super().load_state_dict(state_dict)
         self.kernel_plans().clear()
+        for group in self.param_groups:  # a checkpoint of torch's default path, into a fused default
+            self._decide_later_group(group)
         for group in self.param_groups:
             dtype = group.get("state_dtype")
             if dtype is None:
@@ -310,20 +313,50 @@ class BaseOptimizer(torch.optim.Optimizer):
         """``fused=None`` and ``foreach=None`` on CUDA parameters with Triton installed: initopt's fused
         kernels, the fastest correct path there (measured against torch's for-loop, foreach and fused
         paths in docs/benchmarks.md); elsewhere torch's default stays (foreach on CUDA, the loop on
-        the CPU). Decided once, at construction, for every group (AMP's GradScaler asks the optimizer,
-        not its groups, whether it unscales itself)."""
+        the CPU). Called at the end of construction; groups added later and groups of a loaded state
+        dict are decided the same way, one by one. Such groups keep torch's default of no Kahan
+        buffers (``kahan_sum=False`` unless given). AMP's GradScaler asks the optimizer, not its
+        groups, whether it unscales the gradients itself: only when every group is fused."""
+        eligible = [self._default_fused_eligible(g) for g in self.param_groups]
+        if not all(eligible):
+            return
+        self._fused_by_default = True
+        for group in self.param_groups:
+            self._use_default_fused(group)
+        self._step_supports_amp_scaling = True
+
+    @staticmethod
+    def _default_fused_eligible(group: dict[str, Any]) -> bool:
         from initopt.optim import _triton
 
-        groups = self.param_groups
-        if any(g["fused"] is not None or g["foreach"] is not None or g["differentiable"] for g in groups):
+        if group["fused"] is not None or group["foreach"] is not None or group["differentiable"]:
+            return False
+        params = group["params"]
+        return bool(params) and all(p.is_cuda and p.dtype in FUSED_DTYPES for p in params) and _triton.usable(params)
+
+    def _use_default_fused(self, group: dict[str, Any]) -> None:
+        group["fused"] = True
+        if group.get("kahan_sum", False) is None:
+            group["kahan_sum"] = False
+        for p in group["params"]:  # a step count loaded from a CPU checkpoint goes where the kernels read it
+            step = self.state.get(p, {}).get("step")
+            if isinstance(step, Tensor) and (step.device != p.device or step.dtype != torch.float32):
+                self.state[p]["step"] = step.to(p.device, torch.float32)
+
+    def _decide_later_group(self, group: dict[str, Any]) -> None:
+        """A group added after construction, or loaded, in an optimizer whose default is fused."""
+        if not getattr(self, "_fused_by_default", False):
             return
-        params = [p for g in groups for p in g["params"]]
-        if not params or not all(p.is_cuda and p.dtype in FUSED_DTYPES for p in params) or not _triton.usable(params):
-            return
-        for group in groups:
-            group["fused"] = True
-        self.defaults["fused"] = True
-        self._step_supports_amp_scaling = True
+        if self._default_fused_eligible(group):
+            self._use_default_fused(group)
+        self._step_supports_amp_scaling = all(bool(g["fused"]) for g in self.param_groups)
+
+    def sparse_fallback(self, group: dict[str, Any], has_sparse_grad: bool) -> bool | None:
+        """The group's ``fused`` for this step: a sparse gradient (``nn.Embedding(sparse=True)``) in a
+        group made fused by default takes torch's default path instead."""
+        if has_sparse_grad and getattr(self, "_fused_by_default", False) and group["fused"]:
+            return None
+        return group["fused"]
 
     def kernel_plans(self) -> dict:
         """This optimizer's cache of checked Triton launches (tables of its tensors' addresses),

@@ -229,7 +229,7 @@ class SGD(BaseOptimizer):
                 maximize=group["maximize"],
                 has_sparse_grad=has_sparse_grad,
                 foreach=group["foreach"],
-                fused=group["fused"],
+                fused=self.sparse_fallback(group, has_sparse_grad),
                 differentiable=group["differentiable"],
                 grad_scale=getattr(self, "grad_scale", None),
                 found_inf=getattr(self, "found_inf", None),

@@ -108,51 +108,69 @@ class _Launch:
 _address = Tensor.data_ptr
 
 
-class _Plan:
-    """The launches of one call, reused while its tensors stay where they are: the parameters and
-    gradients at the same addresses (a gradient set to None and made again usually lands at the same
-    address; a new one rebuilds the tables), the gradients contiguous, and the state the same tensor
-    objects (the optimizer owns them; loading a state dict makes new ones). Checking costs about
-    three attribute reads per tensor, against a dozen for :func:`_check` and :func:`_groups`."""
+def _addresses(column: list[Tensor | None]) -> tuple[int, ...] | None:
+    """Every tensor's address (0 for None), or None for a column of None (an unused buffer). Tested by
+    identity: ``None in column`` would call ``Tensor.__eq__`` on every tensor, tens of microseconds each."""
+    try:
+        return tuple(map(_address, column))
+    except TypeError:  # a None among the tensors
+        if all(x is None for x in column):
+            return None
+        return tuple(0 if x is None else x.data_ptr() for x in column)
 
-    def __init__(self, columns: list[list[Tensor | None]], launches: list[_Launch]):
-        self.params = tuple(map(_address, columns[0]))
-        self.grads = tuple(map(_address, columns[1]))
-        self.state = [list(c) for c in columns[2:]]
+
+class _Plan:
+    """The launches of one call and what they assume, kept between calls while it holds: every buffer
+    (parameters, gradients, state, Kahan buffers, step counts) at the same address, the parameters of
+    the same sizes and contiguous, the gradients contiguous. A gradient set to None and made again
+    usually lands at the same address; a new address, new storage for a parameter or a state tensor,
+    or a loaded state dict rebuilds the plan. Checking costs a few attribute reads per tensor, against
+    a dozen for :func:`_check` and :func:`_groups`; no tensor is kept alive by a plan.
+
+    ``distinct_steps``: no step tensor appears twice (the counting kernel then counts each once per
+    call; a shared one, which torch counts once per tensor, is counted on the host)."""
+
+    def __init__(self, columns: list[list[Tensor | None]], launches: list[_Launch], distinct_steps: bool):
+        self.addresses = [_addresses(c) for c in columns]
+        self.sizes = tuple(map(Tensor.numel, columns[0]))
         self.launches = launches
+        self.distinct_steps = distinct_steps
 
     def fits(self, columns: list[list[Tensor | None]]) -> bool:
         return (
-            tuple(map(_address, columns[1])) == self.grads
+            all(map(operator.eq, map(_addresses, columns), self.addresses))
             and all(map(Tensor.is_contiguous, columns[1]))
-            and tuple(map(_address, columns[0])) == self.params
-            and all(len(a) == len(b) and all(map(operator.is_, a, b)) for a, b in zip(columns[2:], self.state))
+            and all(map(Tensor.is_contiguous, columns[0]))
+            and tuple(map(Tensor.numel, columns[0])) == self.sizes
         )
 
 
 def _plan(columns: list[list[Tensor | None]], *, rows: int, active: Sequence[bool] | None,
-          plans: dict | None, steps: bool) -> list[_Launch]:  # fmt: skip
+          plans: dict | None, steps: bool) -> _Plan:  # fmt: skip
     """The launches for ``columns`` (0 params, 1 grads, 2-4 state, 5 Kahan, 6 steps): checked and
     grouped by (device, dtypes), each group's tables; from ``plans`` (an optimizer's own cache) when
-    its tensors are where they were at the last call."""
+    its tensors are where they were at the last call (see :class:`_Plan`)."""
     key = (id(columns[0][0]), len(columns[0]), rows, None if active is None else tuple(active), BLOCK)
     if plans is not None:
         plan = plans.get(key)
         if plan is not None and plan.fits(columns):
-            return plan.launches
+            return plan
     _check(*columns[:6])
+    distinct_steps = True
     if steps:
         _check_steps(columns[0], columns[6])
+        distinct_steps = len({x.data_ptr() for x in columns[6]}) == len(columns[6])
     launches = []
     for (device, p_dtype, g_dtype, s_dtype), idx in _groups(columns).items():
         cols = [[c[i] for i in idx] for c in columns]
         tables = _tables.get(cols, rows=rows, active=active, block=BLOCK, device=device)
         launches.append(_Launch(device, (p_dtype, g_dtype, s_dtype), _kahan(cols[5]), tuple(tables)))
+    plan = _Plan(columns, launches, distinct_steps)
     if plans is not None:
         if len(plans) >= 64:  # param groups of one optimizer: a handful
             plans.clear()
-        plans[key] = _Plan(columns, launches)
-    return launches
+        plans[key] = plan
+    return plan
 
 
 def adam_(
@@ -201,13 +219,17 @@ def adam_(
         decoupled, l2 = (weight_decay, 0.0) if decoupled_weight_decay else (0.0, weight_decay)
     else:
         decoupled, l2 = weight_decay, l2_weight_decay
-    for group in _plan(columns, rows=rows, active=active, plans=plans, steps=True):
+    plan = _plan(columns, rows=rows, active=active, plans=plans, steps=True)
+    count_on_device = count_steps and plan.distinct_steps
+    if count_steps and not count_on_device:  # a step tensor shared by several parameters counts once per parameter
+        torch._foreach_add_(list(state_steps), 1)
+    for group in plan.launches:
         device = group.device
         h = [hyperparameter(x, device, rows) for x in (lr, beta1, beta2, l2, decoupled, eps)]
         p_dtype, g_dtype, s_dtype = map(triton_dtype, group.dtypes)
         inf = _on(found_inf, device)
         for tables in group.tables:
-            if count_steps:
+            if count_on_device:
                 count = tables.tensors.shape[0]
                 kernels.count_steps_kernel[(triton.cdiv(count, COUNT_BLOCK),)](
                     tables.tensors, count, inf, HAS_FOUND_INF=inf is not None, BLOCK=COUNT_BLOCK)
@@ -222,6 +244,8 @@ def adam_(
                 HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=inf is not None,
                 ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
             )  # fmt: skip
+    if count_steps and not count_on_device and found_inf is not None:  # a skipped step does not count
+        torch._foreach_sub_(list(state_steps), [_on(found_inf, state_steps[0].device)] * len(state_steps))
 
 
 def sgd_(
@@ -251,7 +275,7 @@ def sgd_(
     has_momentum = momentum_buffers is not None
     columns = [list(params), list(grads), _column(momentum_buffers, count), [None] * count, [None] * count,
                _column(compensation, count), [None] * count]  # fmt: skip
-    for group in _plan(columns, rows=rows, active=active, plans=plans, steps=False):
+    for group in _plan(columns, rows=rows, active=active, plans=plans, steps=False).launches:
         device = group.device
         h = [hyperparameter(x, device, rows) for x in (lr, momentum, dampening, weight_decay)]
         p_dtype, g_dtype, s_dtype = group.dtypes
