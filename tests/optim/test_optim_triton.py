@@ -334,7 +334,9 @@ def test_state_given_new_storage_is_seen_and_a_restrided_parameter_refused():
 
 
 def test_a_step_tensor_shared_by_several_parameters_counts_once_per_parameter():
-    """The functional API with one step tensor for three parameters counts it three times, as torch does."""
+    """The functional API with one step tensor for three parameters counts it three times, as torch's
+    per-tensor loop does. (torch's fused path counts with a foreach add, which on CUDA races over the
+    aliased tensors: an H100 run gave 3 once and 1 once; so the comparison with it is on the CPU only.)"""
     from torch.optim.adam import adam as torch_adam
 
     from initopt.optim.adam import adam
@@ -347,7 +349,12 @@ def test_a_step_tensor_shared_by_several_parameters_counts_once_per_parameter():
          [torch.zeros_like(p) for p in params], [], [ours] * 3, **kw)
     torch_adam([p.clone() for p in params], grads, [torch.zeros_like(p) for p in params],
                [torch.zeros_like(p) for p in params], [], [theirs] * 3, has_complex=False, **kw)
-    assert ours.item() == theirs.item() == 3
+    assert ours.item() == 3
+    if not CUDA:
+        assert theirs.item() == 3
+    adam([p.clone() for p in params], grads, [torch.zeros_like(p) for p in params],
+         [torch.zeros_like(p) for p in params], [], [ours] * 3, found_inf=torch.ones((), device=DEVICE), **kw)
+    assert ours.item() == 3  # a step AMP skips does not count
 
 
 def test_steps_are_counted_per_tensor_by_the_kernel():
@@ -515,7 +522,7 @@ def test_the_fused_default_yields_where_torch_default_would_work():
     ref_w.grad = torch.ones_like(ref_w)
     ref.step()
     mine = AdamW([w2 := ref_w.detach().clone().requires_grad_()], lr=0.01)
-    mine.load_state_dict(ref.state_dict())
+    mine.load_state_dict(copy.deepcopy(ref.state_dict()))  # as from a file: no state shared with ref
     assert mine.param_groups[0]["fused"] is True and mine.state[w2]["step"].device.type == "cuda"
     for _ in range(2):
         ref_w.grad, w2.grad = torch.ones_like(ref_w), torch.ones_like(w2)

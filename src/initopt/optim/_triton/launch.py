@@ -221,8 +221,8 @@ def adam_(
         decoupled, l2 = weight_decay, l2_weight_decay
     plan = _plan(columns, rows=rows, active=active, plans=plans, steps=True)
     count_on_device = count_steps and plan.distinct_steps
-    if count_steps and not count_on_device:  # a step tensor shared by several parameters counts once per parameter
-        torch._foreach_add_(list(state_steps), 1)
+    if count_steps and not count_on_device:
+        _count_shared_steps(state_steps, found_inf)
     for group in plan.launches:
         device = group.device
         h = [hyperparameter(x, device, rows) for x in (lr, beta1, beta2, l2, decoupled, eps)]
@@ -244,8 +244,20 @@ def adam_(
                 HAS_GRAD_SCALE=grad_scale is not None, HAS_FOUND_INF=inf is not None,
                 ALIGNED=tables.aligned, BLOCK=BLOCK, num_warps=NUM_WARPS,
             )  # fmt: skip
-    if count_steps and not count_on_device and found_inf is not None:  # a skipped step does not count
-        torch._foreach_sub_(list(state_steps), [_on(found_inf, state_steps[0].device)] * len(state_steps))
+
+
+def _count_shared_steps(state_steps: Sequence[Tensor], found_inf: Tensor | None) -> None:
+    """Step tensors shared by several parameters: each counts once per parameter that lists it, as
+    torch.optim's loop counts it (a foreach add over aliased tensors races on CUDA), and a step AMP
+    skips does not count."""
+    times: dict[int, list] = {}
+    for step in state_steps:
+        times.setdefault(step.data_ptr(), [step, 0])[1] += 1
+    for step, n in times.values():
+        if found_inf is None:
+            step.add_(n)
+        else:
+            step.add_(n * (1 - (_on(found_inf, step.device) != 0).to(step.dtype)))
 
 
 def sgd_(
