@@ -7,8 +7,10 @@ every run with small shapes. Shapes include tensors of several blocks and odd si
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import pickle
 
 import pytest
 import torch
@@ -326,11 +328,40 @@ def test_state_given_new_storage_is_seen_and_a_restrided_parameter_refused():
         for p, q in zip(ours, ref):
             torch.testing.assert_close(opt.state[p]["exp_avg"], ref_opt.state[q]["exp_avg"], **ULPS)
             torch.testing.assert_close(p.detach(), q.detach(), **ULPS)
+    # a parameter viewed in place with other strides (same address, same shape): with bfloat16 state,
+    # which only the kernels take, the step is refused as on a first step (float32 state would go to
+    # torch's kernel, next test)
+    w = torch.randn(16, 16, device=DEVICE, requires_grad=True)
+    low = AdamW([w], lr=0.05, fused=True, state_dtype=torch.bfloat16)
+    w.grad = torch.ones_like(w)
+    low.step()
     with torch.no_grad():
-        ours[1].data = ours[1].data.t()  # same address and shape, other strides
-        ours[1].grad = torch.zeros_like(ours[1])
+        w.data = w.data.t()
+    w.grad = torch.ones_like(w)
     with pytest.raises(ValueError, match="contiguous"):
+        low.step()
+
+
+@pytest.mark.parametrize("cls", [AdamW, SGD])
+def test_tensors_the_kernels_cannot_take_as_laid_out_go_to_torch_fused_kernel(cls):
+    """A transposed (channels_last-like) parameter and gradient with float32 state: torch's fused
+    kernel takes the call, with torch.optim's fused results."""
+    g = torch.Generator().manual_seed(4)
+    make = lambda: torch.randn(8, 6, generator=g).to(DEVICE).t().detach().requires_grad_()  # noqa: E731
+    ours = [make(), torch.randn(5, generator=g).to(DEVICE).requires_grad_()]
+    ref = [p.detach().clone().requires_grad_() for p in ours]
+    assert not ours[0].is_contiguous() and not ref[0].is_contiguous()
+    kw = dict(lr=0.05, momentum=0.9) if cls is SGD else dict(lr=0.05)
+    opt = cls(ours, fused=True, **kw)
+    ref_opt = getattr(torch.optim, cls.__name__)(ref, fused=True, **kw)
+    for step in range(3):
+        for p, q, gr in zip(ours, ref, grads_for(step, ours)):
+            gr = gr.t().contiguous().t() if gr.dim() == 2 else gr  # the parameter's layout
+            p.grad, q.grad = gr.clone(), gr.clone()
         opt.step()
+        ref_opt.step()
+    for p, q in zip(ours, ref):
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=0, atol=0)
 
 
 def test_a_step_tensor_shared_by_several_parameters_counts_once_per_parameter():
@@ -538,3 +569,49 @@ def test_the_fused_default_yields_where_torch_default_would_work():
         module(idx).sum().backward()
         o.step()
     torch.testing.assert_close(emb.weight.detach(), ref_emb.weight.detach())
+
+
+@contextlib.contextmanager
+def parameters_seen_as_cuda():
+    """The default-path decision sees CUDA parameters (the kernels then run where the tensors are: in
+    Triton's interpreter on the CPU), so its logic is tested on every CI run."""
+    torch.Tensor.is_cuda = property(lambda self: True)
+    try:
+        yield
+    finally:
+        del torch.Tensor.is_cuda
+
+
+def test_the_fused_default_logic_on_the_cpu():
+    """Sparse gradients under AMP's hand-over (scale given to the optimizer) take torch's default
+    path, unscaled here, or skipped on inf; a tensor subclass (DTensor-like) keeps torch's default; an
+    empty group does not; copies and pickles keep the default."""
+    emb = torch.nn.Embedding(10, 4, sparse=True).to(DEVICE)
+    ref_emb = copy.deepcopy(emb)
+    with parameters_seen_as_cuda():
+        opt = SGD(emb.parameters(), lr=0.1, momentum=0.9)
+        empty_too = AdamW([{"params": [torch.zeros(3, device=DEVICE, requires_grad=True)]}, {"params": []}])
+    ref = torch.optim.SGD(ref_emb.parameters(), lr=0.1, momentum=0.9)
+    assert opt.param_groups[0]["fused"] is True and opt._step_supports_amp_scaling
+    assert empty_too.param_groups[0]["fused"] is True and empty_too._step_supports_amp_scaling
+    idx = torch.tensor([1, 3, 3], device=DEVICE)
+    for found in (0.0, 1.0, 0.0):
+        emb.zero_grad()
+        ref_emb.zero_grad()
+        (emb(idx).sum() * 4.0).backward()  # scaled by 4, as GradScaler scales the loss
+        ref_emb(idx).sum().backward()
+        opt.grad_scale, opt.found_inf = torch.tensor(4.0, device=DEVICE), torch.tensor(found, device=DEVICE)
+        opt.step()
+        if not found:
+            ref.step()
+        torch.testing.assert_close(emb.weight.detach(), ref_emb.weight.detach())
+
+    class Sub(torch.Tensor):
+        pass
+
+    sub = torch.zeros(3, device=DEVICE).as_subclass(Sub).requires_grad_()
+    with parameters_seen_as_cuda():
+        assert AdamW([sub]).param_groups[0]["fused"] is None
+        dense = AdamW([torch.zeros(3, device=DEVICE, requires_grad=True)])
+    for clone in (copy.deepcopy(dense), pickle.loads(pickle.dumps(dense))):
+        assert clone._fused_by_default and clone._step_supports_amp_scaling

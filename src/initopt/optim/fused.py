@@ -116,9 +116,15 @@ def fused_adam_(
         amsgrad=amsgrad, maximize=maximize, compensation=compensation or None, grad_scale=grad_scale, found_inf=found_inf,
     )  # fmt: skip
     if kind == "triton":  # the kernels count the steps themselves, skipped ones not
-        _triton.load().adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, count_steps=True,
-                             plans=plans, **hyper)  # fmt: skip
-        return
+        launch = _triton.load()
+        try:
+            launch.adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, count_steps=True,
+                         plans=plans, **hyper)  # fmt: skip
+            return
+        except launch.NotContiguous:  # checked before anything is written; torch's kernel takes any layout
+            if low_precision:
+                raise
+            kind = "torch"
     if kind == "reference":
         _count_steps(state_steps)
         adam_lowp_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, **hyper)
@@ -201,7 +207,7 @@ def fused_sgd_(
         weight_decay=float(weight_decay), momentum=momentum, lr=lr, dampening=dampening,
         nesterov=nesterov, maximize=maximize, grad_scale=grad_scale, found_inf=found_inf,
     )  # fmt: skip
-    sgd_kernel = _fused_sgd if kind == "torch" else _ours_sgd(kind, compensation, plans)
+    sgd_kernel = _fused_sgd if kind == "torch" else _ours_sgd(kind, compensation, plans, low_precision)
     if momentum == 0:
         sgd_kernel(params, grads, [], first_step=False, indices=range(len(params)), **hyper)
         return
@@ -218,16 +224,23 @@ def fused_sgd_(
         )  # fmt: skip
 
 
-def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None, plans: dict | None) -> Any:
-    """initopt's SGD kernel (Triton or reference) in the calling form of :func:`_fused_sgd`."""
-    kernel = _triton.load().sgd_ if kind == "triton" else sgd_lowp_
-    extra = {"plans": plans} if kind == "triton" else {}
+def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None, plans: dict | None, low_precision: bool) -> Any:
+    """initopt's SGD kernel (Triton or reference) in the calling form of :func:`_fused_sgd`; a call
+    with tensors the Triton kernel cannot take as laid out goes to torch's kernel (float32 state)."""
+    launch = _triton.load() if kind == "triton" else None
+    kernel = launch.sgd_ if launch else sgd_lowp_
+    extra = {"plans": plans} if launch else {}
 
     def run(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *, first_step: bool,
             indices: Any, **hyper: Any) -> None:  # fmt: skip
         comp = [compensation[i] for i in indices] if compensation else None
-        kernel(params, grads, cast(list[Tensor], bufs) if bufs else None, first_step=first_step,
-               compensation=comp, **hyper, **extra)  # fmt: skip
+        try:
+            kernel(params, grads, cast(list[Tensor], bufs) if bufs else None, first_step=first_step,
+                   compensation=comp, **hyper, **extra)  # fmt: skip
+        except Exception as exc:  # launch.NotContiguous, raised before anything is written
+            if launch is None or not isinstance(exc, launch.NotContiguous) or low_precision:
+                raise
+            _fused_sgd(params, grads, bufs, first_step=first_step, indices=indices, **hyper)
 
     return run
 

@@ -255,6 +255,7 @@ def device_tensor(x: Any) -> bool:
 
 #: parameter dtypes the fused kernels take
 FUSED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         buffers (``kahan_sum=False`` unless given). AMP's GradScaler asks the optimizer, not its
         groups, whether it unscales the gradients itself: only when every group is fused."""
         eligible = [self._default_fused_eligible(g) for g in self.param_groups]
-        if not all(eligible):
+        if not all(eligible) or not any(g["params"] for g in self.param_groups):
             return
         self._fused_by_default = True
         for group in self.param_groups:
@@ -332,7 +333,9 @@ class BaseOptimizer(torch.optim.Optimizer):
         if group["fused"] is not None or group["foreach"] is not None or group["differentiable"]:
             return False
         params = group["params"]
-        return bool(params) and all(p.is_cuda and p.dtype in FUSED_DTYPES for p in params) and _triton.usable(params)
+        # plain tensors only: a DTensor (FSDP2) or another subclass takes torch's foreach path
+        return all(type(p) in _PLAIN and p.is_cuda and p.dtype in FUSED_DTYPES for p in params) and (
+            not params or _triton.usable(params))
 
     def _use_default_fused(self, group: dict[str, Any]) -> None:
         group["fused"] = True
@@ -351,12 +354,29 @@ class BaseOptimizer(torch.optim.Optimizer):
             self._use_default_fused(group)
         self._step_supports_amp_scaling = all(bool(g["fused"]) for g in self.param_groups)
 
-    def sparse_fallback(self, group: dict[str, Any], has_sparse_grad: bool) -> bool | None:
-        """The group's ``fused`` for this step: a sparse gradient (``nn.Embedding(sparse=True)``) in a
-        group made fused by default takes torch's default path instead."""
-        if has_sparse_grad and getattr(self, "_fused_by_default", False) and group["fused"]:
-            return None
-        return group["fused"]
+    def sparse_fallback(self, group: dict[str, Any], has_sparse_grad: bool,
+                        grads: list[Tensor]) -> tuple[bool | None, Tensor | None, Tensor | None, bool]:  # fmt: skip
+        """``(fused, grad_scale, found_inf, skip)`` for this step of ``group``. A sparse gradient
+        (``nn.Embedding(sparse=True)``) in a group made fused by default takes torch's default path;
+        there AMP's GradScaler, which hands a fused optimizer the scale, is done here as it does it:
+        a step with inf/nan is skipped (one host sync), else the gradients are unscaled in place."""
+        grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
+        if not (has_sparse_grad and getattr(self, "_fused_by_default", False) and group["fused"]):
+            return group["fused"], grad_scale, found_inf, False
+        if found_inf is not None and bool(found_inf.item()):
+            return None, None, None, True
+        if grad_scale is not None:
+            inverse = grad_scale.double().reciprocal().float()
+            for g in grads:
+                (g._values() if g.is_sparse else g).mul_(inverse.to(g.device))
+        return None, None, None, False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """torch.optim's state (defaults, state, param groups) and whether fused is the default here."""
+        state = super().__getstate__()
+        if getattr(self, "_fused_by_default", False):
+            state["_fused_by_default"] = True
+        return state
 
     def kernel_plans(self) -> dict:
         """This optimizer's cache of checked Triton launches (tables of its tensors' addresses),
@@ -372,6 +392,8 @@ class BaseOptimizer(torch.optim.Optimizer):
             for key, value in self.group_defaults.items():
                 group.setdefault(key, value)
             self.complete_group(group)
+        if getattr(self, "_fused_by_default", False):
+            self._step_supports_amp_scaling = all(bool(g["fused"]) for g in self.param_groups)
 
     def complete_group(self, group: dict[str, Any]) -> None:
         """Fill keys derived from others after loading a state dict (default: nothing)."""

@@ -217,6 +217,9 @@ class SGD(BaseOptimizer):
             momentum_buffer_list: list[Tensor | None] = []
             compensation: list[Tensor | None] = []
             has_sparse_grad = self._init_group(group, params, grads, momentum_buffer_list, compensation)
+            fused, grad_scale, found_inf, skip = self.sparse_fallback(group, has_sparse_grad, grads)
+            if skip:
+                continue
             sgd(
                 params,
                 grads,
@@ -229,10 +232,10 @@ class SGD(BaseOptimizer):
                 maximize=group["maximize"],
                 has_sparse_grad=has_sparse_grad,
                 foreach=group["foreach"],
-                fused=self.sparse_fallback(group, has_sparse_grad),
+                fused=fused,
                 differentiable=group["differentiable"],
-                grad_scale=getattr(self, "grad_scale", None),
-                found_inf=getattr(self, "found_inf", None),
+                grad_scale=grad_scale,
+                found_inf=found_inf,
                 state_dtype=group["state_dtype"],
                 compensation=present(compensation),
                 plans=self.kernel_plans(),

@@ -73,11 +73,20 @@ def _column(values: Sequence[Tensor | None] | None, count: int) -> list[Tensor |
     return list(values) if values else [None] * count
 
 
+class NotContiguous(ValueError):
+    """A tensor the kernels cannot take as it is laid out (channels_last, a transposed view): the
+    callers in :mod:`initopt.optim.fused` hand such a call to torch's fused kernel, which can."""
+
+
 def _check(params: Sequence[Tensor], *others: Sequence[Tensor | None]) -> None:
     for column in (params, *others):
         for x in column:
-            if x is not None and (not x.is_contiguous() or x.device != params[0].device):
-                raise ValueError("the Triton kernels need contiguous tensors on the parameters' device")
+            if x is None:
+                continue
+            if x.device != params[0].device:
+                raise ValueError("the Triton kernels need every tensor on the parameters' device")
+            if not x.is_contiguous():
+                raise NotContiguous("the Triton kernels need contiguous tensors")
 
 
 def _check_steps(params: Sequence[Tensor], steps: Sequence[Tensor | None]) -> None:
@@ -119,6 +128,12 @@ def _addresses(column: list[Tensor | None]) -> tuple[int, ...] | None:
         return tuple(0 if x is None else x.data_ptr() for x in column)
 
 
+def _first_dtypes(columns: list[list[Tensor | None]]) -> tuple:
+    """Each column's first dtype: state made again in another ``state_dtype`` may land at the old
+    addresses."""
+    return tuple(None if c[0] is None else c[0].dtype for c in columns)
+
+
 class _Plan:
     """The launches of one call and what they assume, kept between calls while it holds: every buffer
     (parameters, gradients, state, Kahan buffers, step counts) at the same address, the parameters of
@@ -133,12 +148,14 @@ class _Plan:
     def __init__(self, columns: list[list[Tensor | None]], launches: list[_Launch], distinct_steps: bool):
         self.addresses = [_addresses(c) for c in columns]
         self.sizes = tuple(map(Tensor.numel, columns[0]))
+        self.dtypes = _first_dtypes(columns)
         self.launches = launches
         self.distinct_steps = distinct_steps
 
     def fits(self, columns: list[list[Tensor | None]]) -> bool:
         return (
             all(map(operator.eq, map(_addresses, columns), self.addresses))
+            and _first_dtypes(columns) == self.dtypes
             and all(map(Tensor.is_contiguous, columns[1]))
             and all(map(Tensor.is_contiguous, columns[0]))
             and tuple(map(Tensor.numel, columns[0])) == self.sizes
