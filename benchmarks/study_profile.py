@@ -14,10 +14,10 @@ import math
 
 import torch
 
-from initopt.study import default_spec_path, load_spec, parse_spec
+from study_throughput import spread_workload, warm_up  # beside this script
+
 from initopt.study.engine import train_bundle
 from initopt.study.plan import plan_bundles
-from initopt.study.workload import prepare
 
 
 def main() -> None:
@@ -27,16 +27,10 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--rows", type=int, default=25)
     args = parser.parse_args()
-    raw = load_spec(default_spec_path()).to_dict()
-    raw["train"]["epochs"] = args.epochs
-    raw["grid"]["seeds"] = list(range(max(3, math.ceil(args.k / 80))))
-    workload = prepare(parse_spec(raw))
-    grid = workload.spec.configs()
-    configs = [grid[int(i * len(grid) / args.k)] for i in range(args.k)] if args.k <= len(grid) else grid
+    workload, configs = spread_workload(args.k, args.epochs)
     bundles = plan_bundles(configs, per_config_bytes=1, budget_bytes=1 << 40)
     configs = list(bundles[0].configs)  # the largest bundle (the grid's order: one bundle below its limit)
-    warm = plan_bundles(configs[:: max(1, len(configs) // 8)], per_config_bytes=1, budget_bytes=1 << 40)[0]
-    train_bundle(workload, list(warm.configs), device=args.device)  # kernels compiled, handles made
+    warm_up(workload, configs, args.device)
     seconds: list[float] = []
     train_bundle(workload, configs, device=args.device, on_epoch=lambda rows: seconds.append(rows[0].seconds))
     steps = math.ceil(len(workload.train) / workload.spec.train.batch_size)

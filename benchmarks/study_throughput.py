@@ -51,6 +51,24 @@ def plain_loop(workload, config, device) -> float:
     return accuracy
 
 
+def spread_workload(k: int, epochs: int):
+    """The default study's workload trained ``epochs`` epochs, with enough seeds for ``k``
+    configurations, and ``k`` configurations spread evenly over its grid: ``(workload, configs)``."""
+    raw = load_spec(default_spec_path()).to_dict()
+    raw["train"]["epochs"] = epochs
+    raw["grid"]["seeds"] = list(range(max(3, math.ceil(k / 80))))
+    workload = prepare(parse_spec(raw))
+    grid = workload.spec.configs()
+    return workload, [grid[int(i * len(grid) / k)] for i in range(k)] if k <= len(grid) else grid
+
+
+def warm_up(workload, configs, device) -> None:
+    """A few configurations of every optimizer family trained once, so that every kernel is compiled
+    (once per machine: Triton keeps them on disk) and every library handle exists before a timing."""
+    warm = plan_bundles(configs[:: max(1, len(configs) // 8)], per_config_bytes=1, budget_bytes=1 << 40)[0]
+    train_bundle(workload, list(warm.configs), device=device)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=64)
@@ -61,12 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    raw = load_spec(default_spec_path()).to_dict()
-    raw["train"]["epochs"] = args.epochs
-    raw["grid"]["seeds"] = list(range(max(3, math.ceil(args.k / 80))))
-    workload = prepare(parse_spec(raw))
-    grid = workload.spec.configs()
-    configs = [grid[int(i * len(grid) / args.k)] for i in range(args.k)] if args.k <= len(grid) else grid
+    workload, configs = spread_workload(args.k, args.epochs)
     k = len(configs)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
 
@@ -81,10 +94,7 @@ def main() -> None:
     sequential = per_config * k
 
     bundles = plan_bundles(configs, per_config_bytes=1, budget_bytes=1 << 40)
-    # warm-up: a few configurations of every optimizer family, so that every kernel is compiled (once
-    # per machine: Triton keeps them on disk) and every library handle exists before the timing
-    warm = plan_bundles(configs[:: max(1, k // 8)], per_config_bytes=1, budget_bytes=1 << 40)[0]
-    train_bundle(workload, list(warm.configs), device=args.device)
+    warm_up(workload, configs, args.device)
     sync()
     epoch_seconds: list[float] = []  # each bundle epoch's time: its steps and its evaluation, not the setup
     t0 = time.perf_counter()

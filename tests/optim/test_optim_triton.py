@@ -61,6 +61,15 @@ def grads_for(step, like, dtype=None):
     return [torch.randn(p.shape, generator=g).to(DEVICE, dtype or p.dtype) for p in like]
 
 
+def step_together(opt, other, params, other_params, steps):
+    """``steps`` steps of two optimizers, each step on the same gradients (:func:`grads_for`)."""
+    for step in range(steps):
+        for p, q, g in zip(params, other_params, grads_for(step, params)):
+            p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        other.step()
+
+
 def clone(state):
     return {k: [t.clone() for t in v] for k, v in state.items()}
 
@@ -104,11 +113,7 @@ def test_adam_optimizer_on_the_kernels_matches_torch_optim(case):
     ours = ours_cls(p_ours, lr=1e-2, fused=True, **kw)
     ref = ref_cls(p_ref, lr=1e-2, foreach=False, **kw)
     assert implementation(p_ours, low_precision=False) == "triton"
-    for step in range(10):
-        for p, q, g in zip(p_ours, p_ref, grads_for(step, p_ours)):
-            p.grad, q.grad = g.clone(), g.clone()
-        ours.step()
-        ref.step()
+    step_together(ours, ref, p_ours, p_ref, 10)
     for p, q in zip(p_ours, p_ref):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
     assert ours.state[p_ours[0]]["step"].item() == 10
@@ -140,11 +145,7 @@ def test_bfloat16_state_stays_within_its_documented_bound():
     p_32 = [p.detach().clone().requires_grad_() for p in p_bf]
     low = AdamW(p_bf, lr=1e-2, fused=True, state_dtype=torch.bfloat16)
     full = AdamW(p_32, lr=1e-2, fused=True)
-    for step in range(20):
-        for p, q, g in zip(p_bf, p_32, grads_for(step, p_bf)):
-            p.grad, q.grad = g.clone(), g.clone()
-        low.step()
-        full.step()
+    step_together(low, full, p_bf, p_32, 20)
     assert low.state[p_bf[0]]["exp_avg"].dtype == torch.bfloat16
     for p, q in zip(p_bf, p_32):
         assert ((p - q).norm() / q.norm()).item() < 2e-3
@@ -524,11 +525,7 @@ def test_the_default_path_is_the_kernels_on_cuda_only():
     if CUDA:  # the default on CUDA follows torch.optim's default to float32 round-off
         ref = [p.detach().clone().requires_grad_() for p in params]
         opt, ref_opt = AdamW(params, lr=0.01), torch.optim.AdamW(ref, lr=0.01)
-        for step in range(5):
-            for p, q, g in zip(params, ref, grads_for(step, params)):
-                p.grad, q.grad = g.clone(), g.clone()
-            opt.step()
-            ref_opt.step()
+        step_together(opt, ref_opt, params, ref, 5)
         for p, q in zip(params, ref):
             torch.testing.assert_close(p.detach(), q.detach(), **ULPS)
 

@@ -230,6 +230,8 @@ def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None, plans: di
     launch = _triton.load() if kind == "triton" else None
     kernel = launch.sgd_ if launch else sgd_lowp_
     extra = {"plans": plans} if launch else {}
+    # raised before anything is written; torch's kernel takes any layout, but not low-precision state
+    to_torch = launch.NotContiguous if launch and not low_precision else ()
 
     def run(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], *, first_step: bool,
             indices: Any, **hyper: Any) -> None:  # fmt: skip
@@ -237,9 +239,7 @@ def _ours_sgd(kind: Implementation, compensation: list[Tensor] | None, plans: di
         try:
             kernel(params, grads, cast(list[Tensor], bufs) if bufs else None, first_step=first_step,
                    compensation=comp, **hyper, **extra)  # fmt: skip
-        except Exception as exc:  # launch.NotContiguous, raised before anything is written
-            if launch is None or not isinstance(exc, launch.NotContiguous) or low_precision:
-                raise
+        except to_torch:
             _fused_sgd(params, grads, bufs, first_step=first_step, indices=indices, **hyper)
 
     return run

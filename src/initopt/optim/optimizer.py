@@ -352,6 +352,10 @@ class BaseOptimizer(torch.optim.Optimizer):
             return
         if self._default_fused_eligible(group):
             self._use_default_fused(group)
+        self._hand_amp_to_fused_groups()
+
+    def _hand_amp_to_fused_groups(self) -> None:
+        """GradScaler hands over the scale (``_step_supports_amp_scaling``) only if every group is fused."""
         self._step_supports_amp_scaling = all(bool(g["fused"]) for g in self.param_groups)
 
     def sparse_fallback(self, group: dict[str, Any], has_sparse_grad: bool,
@@ -393,7 +397,7 @@ class BaseOptimizer(torch.optim.Optimizer):
                 group.setdefault(key, value)
             self.complete_group(group)
         if getattr(self, "_fused_by_default", False):
-            self._step_supports_amp_scaling = all(bool(g["fused"]) for g in self.param_groups)
+            self._hand_amp_to_fused_groups()
 
     def complete_group(self, group: dict[str, Any]) -> None:
         """Fill keys derived from others after loading a state dict (default: nothing)."""
