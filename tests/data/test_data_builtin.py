@@ -33,12 +33,16 @@ BUILTINS = [
     Expected("breast-cancer", "binary", (30,), 2, 455, 114, "bce", torch.float32),
     Expected("digits", "multiclass", (64,), 10, 1437, 360, "cross_entropy", torch.int64),
     Expected("mnist1d", "multiclass", (40,), 10, 4000, 1000, "cross_entropy", torch.int64),
+    Expected("digits-images", "multiclass", (1, 8, 8), 10, 1437, 360, "cross_entropy", torch.int64),
 ]
 IDS = [e.name for e in BUILTINS]
+# Built-ins whose inputs are ids, not standardized values: tested in their own files
+# (test_data_modular.py, test_data_ratings.py).
+ID_BUILTINS = ["modular-addition", "synthetic-ratings"]
 
 
 def test_names_lists_every_builtin():
-    assert initopt.data.names() == sorted(e.name for e in BUILTINS)
+    assert initopt.data.names() == sorted([*(e.name for e in BUILTINS), *ID_BUILTINS])
 
 
 @pytest.mark.parametrize("e", BUILTINS, ids=IDS)
@@ -107,7 +111,8 @@ def test_unknown_name_suggests_the_closest():
         initopt.data.load("digts")
     assert str(err.value) == (
         "unknown dataset 'digts'; did you mean 'digits'? "
-        "valid: breast-cancer, digits, mnist1d, seed-binary, csv:PATH:TARGET, PATH.npz"
+        "valid: breast-cancer, digits, digits-images, mnist1d, modular-addition, seed-binary, synthetic-ratings, "
+        "csv:PATH:TARGET, PATH.npz, text:PATH, ratings:PATH"
     )
 
 

@@ -80,3 +80,57 @@ def test_standardize_uses_population_std_and_guards_constant_columns():
     mean, std = fit_scaler(x)
     assert mean.tolist() == [2.0, 5.0] and std.tolist() == [1.0, 1.0]
     assert standardize(x, mean, std).tolist() == [[-1.0, 0.0], [1.0, 0.0]]
+
+
+# --- inputs that are ids: tokens (language) and (user, item) pairs (recommenders) ---------------
+def test_info_defaults_keep_values_inputs():
+    info = DatasetInfo.create("toy", "binary", (3,), 4, 2, "made up")
+    assert (info.input_kind, info.vocab_size, info.n_users, info.n_items, info.target_shape) == ("values", 0, 0, 0, ())
+
+
+def test_token_info_with_per_token_targets():
+    info = DatasetInfo.create("lm", "multiclass", (8,), 4, 2, "made up", n_classes=5, input_kind="tokens",
+                              vocab_size=5, target_shape=(8,))
+    assert (info.output_dim, info.target_shape, info.default_metric) == (5, (8,), "accuracy")
+    split = Split(torch.randint(0, 5, (4, 8)), torch.randint(0, 5, (4, 8)), info, "train")
+    assert split.x.dtype == torch.int64 and split.scaler is None
+
+
+def test_pairs_info_and_its_default_metric():
+    info = DatasetInfo.create("r", "regression", (2,), 4, 2, "made up", input_kind="pairs", n_users=3, n_items=2,
+                              default_metric="rmse")
+    assert (info.default_loss, info.default_metric, info.output_dim) == ("mse", "rmse", 1)
+    Split(torch.tensor([[0, 1], [2, 0], [1, 1], [0, 0]]), torch.randn(4), info, "train")
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"input_kind": "pixels"}, "input_kind"),
+        ({"input_kind": "tokens"}, "vocab_size"),  # tokens without a vocabulary
+        ({"vocab_size": 5}, "vocab_size"),  # a vocabulary for values
+        ({"input_kind": "pairs", "n_users": 3}, "n_users"),  # pairs without items
+        ({"target_shape": (4,)}, "target_shape"),  # per-token targets of a binary task
+    ],
+)
+def test_info_validates_what_models_read(changes, field):
+    fields = dict(
+        name="t", task="binary", n_features=2, n_classes=2, input_shape=(2,), output_dim=1,
+        default_loss="bce", default_metric="accuracy", n_train=1, n_test=1, description="d",
+    )
+    with pytest.raises(ValueError, match=f"DatasetInfo.{field}"):
+        DatasetInfo(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    "x, y, field",
+    [
+        (torch.randn(4, 8), torch.randint(0, 5, (4, 8)), "x"),  # tokens must be int64
+        (torch.randint(0, 5, (4, 8)), torch.randint(0, 5, (4,)), "y"),  # one target per position
+    ],
+)
+def test_token_split_validates(x, y, field):
+    info = DatasetInfo.create("lm", "multiclass", (8,), 4, 2, "made up", n_classes=5, input_kind="tokens",
+                              vocab_size=5, target_shape=(8,))
+    with pytest.raises(ValueError, match=f"Split.{field}"):
+        Split(x, y, info, "train")

@@ -118,6 +118,9 @@ CASES: list[Case] = [
     Case(
         "identity", ii.identity(), lambda fi, fo, s: min(s[0], s[1]) / math.prod(s), lambda fi, fo, s: _bernoulli_std(s)
     ),
+    # a model-wide scheme draws its plain-weight rule per tensor: N(0, 0.02^2) (GPT-2)
+    Case("gpt2", ii.gpt2(), _zero, lambda *_: 0.02),
+    Case("gpt2_std_0.1", ii.gpt2(std=0.1, embedding="lecun_normal", head="zeros"), _zero, lambda *_: 0.1),
     Case(
         "dirac",
         ii.dirac(),
@@ -171,4 +174,5 @@ TORCH_EQUIVALENTS: list[tuple[str, ii.Scheme, TorchFill]] = [
         lambda w, g: I.trunc_normal_(w, 0.0, 1.0, 1.0, 3.0, generator=g),
     ),
     ("identity", ii.identity(), lambda w, g: I.eye_(w) if w.dim() == 2 else I.dirac_(w)),
+    ("gpt2", ii.gpt2(), lambda w, g: I.normal_(w, 0.0, 0.02, generator=g)),
 ]

@@ -174,7 +174,8 @@ def test_rule_naming_a_norm_layer_directly_applies() -> None:
         ({"haed": "zeros"}, r"pattern 'haed' matches no module name; did you mean 'head'"),
         ({"layers.7": "zeros"}, r"pattern 'layers.7' matches no module"),
         ({"head": "zeros", "hea*": "normal"}, r"pattern 'hea\*' matches \['head'\] but sets no parameter"),
-        ({"@first": "zeros"}, r"unknown special key '@first'; valid: '@last'"),
+        ({"@first": "zeros"}, r"unknown special key '@first'; valid: '@last', '@residual'"),
+        ({"@residual": "zeros"}, r"'@residual' sets no parameter: the model has no residual projection"),
         ({3: "zeros"}, "a key must be a module type or a name pattern"),
         ({"head": {"weigth": "zeros"}}, r"needs 'name' \(a scheme spec\) or 'weight'/'bias' keys"),
         ({"head": "he_norml"}, "did you mean 'he_normal'"),
@@ -264,7 +265,7 @@ def test_summary_records_and_renderings() -> None:
     dicts = summary.to_dicts()
     assert list(dicts[0]) == [
         *("layer", "module_type", "parameter", "shape", "scheme"),
-        *("fan_in", "fan_out", "expected_std", "actual_std", "rule"),
+        *("fan_in", "fan_out", "expected_std", "actual_std", "rule", "role"),
     ]
     assert dicts[0]["shape"] == [16, 3, 3, 3] and dicts[0]["fan_in"] == 27
     text = str(summary)

@@ -7,7 +7,7 @@ import pytest
 import initopt.init as ii
 
 CANONICAL = [
-    "constant", "dirac", "he_normal", "he_uniform", "identity", "lecun_normal", "lecun_uniform",
+    "constant", "dirac", "gpt2", "he_normal", "he_uniform", "identity", "lecun_normal", "lecun_uniform",
     "normal", "orthogonal", "trunc_normal", "uniform", "xavier_normal", "xavier_uniform", "zeros",
 ]  # fmt: skip
 REQUIRED = {"constant": {"value": 0.5}}

@@ -103,7 +103,7 @@ def test_a_diverging_configuration_is_frozen_and_the_rest_train_on(small_spec):
         assert bundled[0][(healthy.id, epoch)].val_loss == pytest.approx(alone[0][(healthy.id, epoch)].val_loss, rel=1e-6)
 
 
-def test_vmap_path_for_a_module_that_is_not_a_plain_mlp(small_spec, factory_module):
+def test_folded_path_for_a_module_that_is_not_a_plain_mlp(small_spec, factory_module):
     factory_module("resmlp_factory", """
         import torch
         from torch import nn
@@ -129,6 +129,35 @@ def test_vmap_path_for_a_module_that_is_not_a_plain_mlp(small_spec, factory_modu
     workload = prepare(parse_spec(small_spec))
     configs = workload.spec.configs()
     model = bundle_model([workload.initialized_model(c) for c in configs[:2]], workload.train.x[:2], torch.device("cpu"))
+    assert type(model).__name__ == "FoldedBundle"
+    assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))
+
+
+def test_a_forward_that_mixes_the_batch_axis_goes_through_vmap(small_spec, factory_module):
+    """The folded forward would mix configurations here (a mean over the batch): the check against
+    the models' own outputs sends the model through vmap, which keeps each configuration apart."""
+    factory_module("centred_factory", """
+        import torch
+        from torch import nn
+
+        class Centred(nn.Module):
+            def __init__(self, n, out):
+                super().__init__()
+                self.inp = nn.Linear(n, 16)
+                self.head = nn.Linear(16, out)
+
+            def forward(self, x):
+                h = self.inp(x)
+                return self.head(torch.tanh(h - h.mean(dim=0)))
+
+        def build(n_features, out):
+            return Centred(n_features, out)
+    """)
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "centred_factory:build"}
+    small_spec["grid"]["optimizer"] = small_spec["grid"]["optimizer"][1:]
+    workload = prepare(parse_spec(small_spec))
+    configs = workload.spec.configs()
+    model = bundle_model([workload.initialized_model(c) for c in configs[:2]], workload.train.x[:2], torch.device("cpu"))
     assert type(model).__name__ == "VmappedModule"
     assert_same_runs(collect(train_sequential, workload, configs), run_bundled(workload, configs))
 
@@ -145,8 +174,18 @@ def test_cnn1d_on_mnist1d_trains_bundled():
 def test_a_model_with_buffers_is_not_batchable():
     from torch import nn
 
-    models = [nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)) for _ in range(2)]
-    with pytest.raises(NotBatchable, match="buffers"):
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(4))
+            self.register_buffer("seen", torch.zeros(()))
+
+        def forward(self, x):
+            self.seen += 1
+            return x * self.scale
+
+    models = [nn.Sequential(nn.Linear(4, 4), Counting()) for _ in range(2)]
+    with pytest.raises(NotBatchable, match=r"layer 1 \(Counting\) has buffers"):
         bundle_model(models, torch.randn(2, 4), torch.device("cpu"))
 
 

@@ -85,18 +85,57 @@ def test_an_exception_inside_one_bundle_fails_its_configs_and_the_study_goes_on(
 
 
 def test_models_that_cannot_be_batched_fall_back_with_a_notice(small_spec, tmp_path, factory_module):
-    factory_module("bn_factory", """
+    factory_module("counting_factory", """
+        import torch
         from torch import nn
 
+        class Counting(nn.Module):
+            \"\"\"A layer no bundled layer takes, with a buffer it updates: nothing can batch it.\"\"\"
+
+            def __init__(self, n):
+                super().__init__()
+                self.scale = nn.Parameter(torch.ones(n))
+                self.register_buffer("seen", torch.zeros(()))
+
+            def forward(self, x):
+                self.seen += 1
+                return x * self.scale
+
         def build(n_features, out):
-            return nn.Sequential(nn.Linear(n_features, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, out))
+            return nn.Sequential(nn.Linear(n_features, 8), Counting(8), nn.ReLU(), nn.Linear(8, out))
     """)
-    small_spec["workload"] = {"dataset": "breast-cancer", "model": "bn_factory:build"}
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "counting_factory:build"}
     small_spec["grid"]["optimizer"] = [{"name": "sgd", "lr": [0.01]}]
     notices = []
-    report = run_study(small_spec, db=tmp_path / "bn.db", events=ProgressEvents(notice=notices.append))
-    assert notices and "one at a time" in notices[0] and report.notices == notices
-    assert all(r["status"] == "done" for r in load(tmp_path / "bn.db"))
+    report = run_study(small_spec, db=tmp_path / "c.db", events=ProgressEvents(notice=notices.append))
+    assert len(notices) == 1 and "one at a time" in notices[0] and report.notices == notices
+    assert "layer 1 (Counting)" in notices[0]  # the notice names the layer
+    assert all(r["status"] == "done" for r in load(tmp_path / "c.db"))
+
+
+def test_a_layer_without_a_bundled_layer_goes_through_vmap_with_a_notice(small_spec, tmp_path, factory_module):
+    factory_module("scaled_factory", """
+        import torch
+        from torch import nn
+
+        class Scale(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.scale = nn.Parameter(torch.ones(n))
+
+            def forward(self, x):
+                return x * self.scale
+
+        def build(n_features, out):
+            return nn.Sequential(nn.Linear(n_features, 8), Scale(8), nn.ReLU(), nn.Linear(8, out))
+    """)
+    small_spec["workload"] = {"dataset": "breast-cancer", "model": "scaled_factory:build"}
+    small_spec["grid"]["optimizer"] = [{"name": "sgd", "lr": [0.01]}]
+    notices = []
+    report = run_study(small_spec, db=tmp_path / "s.db", events=ProgressEvents(notice=notices.append))
+    assert len(notices) == 1 and "layer 1 (Scale" in notices[0] and "vmap" in notices[0]
+    assert report.notices == notices
+    assert all(r["status"] == "done" for r in load(tmp_path / "s.db"))
 
 
 def test_bundled_and_sequential_engines_store_the_same_results(small_spec, tmp_path):

@@ -16,6 +16,7 @@ CASES = {
     "mse, one output": ("mse", torch.randn(K, B, 1), torch.randn(K, B)),
     "mse, three outputs": ("mse", torch.randn(K, B, 3), torch.randn(K, B, 3)),
     "cross_entropy": ("cross_entropy", torch.randn(K, B, 5), torch.randint(0, 5, (K, B))),
+    "cross_entropy per token": ("cross_entropy", torch.randn(K, B, 6, 5), torch.randint(0, 5, (K, B, 6))),
 }
 
 

@@ -106,7 +106,7 @@ def doctor(
     def build() -> torch.nn.Module:
         try:
             return build_model(model, n_features=info.n_features, out=info.output_dim,
-                               input_shape=tuple(info.input_shape), **options)
+                               input_shape=tuple(info.input_shape), dataset=info, **options)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"--model: {exc}") from None
 

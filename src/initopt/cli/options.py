@@ -1,4 +1,4 @@
-"""Parsing of compact option values shared by commands: ``gaussian:std=0.01``, ``128,64``."""
+"""Parsing of compact option values shared by commands: ``gaussian:std=0.01``, ``128,64``, ``p=97``."""
 
 from __future__ import annotations
 
@@ -44,3 +44,14 @@ def parse_sizes(text: str, option: str = "--hidden") -> list[int]:
             raise ValueError(f"{option}: layer sizes must be >= 1, got {size}")
         sizes.append(size)
     return sizes
+
+
+def parse_assignments(items: list[str], option: str) -> dict[str, Any]:
+    """``['p=97', 'train_fraction=0.5']`` -> ``{'p': 97, 'train_fraction': 0.5}`` (a repeated option)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ValueError(f"{option}: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = parse_value(value)
+    return out

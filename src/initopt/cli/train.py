@@ -13,7 +13,9 @@ import typer
 
 
 def train(
-    dataset: Annotated[str, typer.Option(help="Built-in dataset, csv:PATH:TARGET or PATH.npz.")] = "seed-binary",
+    dataset: Annotated[str, typer.Option(help="Built-in dataset, csv:PATH:TARGET, PATH.npz, text:PATH or ratings:PATH.")] = "seed-binary",
+    data_option: Annotated[list[str] | None, typer.Option("--data-option", help="A dataset option KEY=VALUE, e.g. p=113 (repeatable; see docs/data.md).")] = None,
+    model: Annotated[str, typer.Option(help="Model: mlp, cnn2d, transformer, mf, ... (--hidden and --activation are the mlp's).")] = "mlp",
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated ('' for none).")] = "64",
     activation: Annotated[str, typer.Option(help="Hidden activation: relu, tanh, gelu, ...")] = "relu",
     init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01.")] = "he_normal",
@@ -36,10 +38,11 @@ def train(
         raise ValueError(f"--momentum must be in [0, 1), got {momentum}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"--verbose must be 0, 1 or 2, got {verbose}")
-    from initopt.cli.options import parse_scheme, parse_sizes
+    from initopt.cli.options import parse_assignments, parse_scheme, parse_sizes
 
     sizes = parse_sizes(hidden)
     scheme_spec = parse_scheme(init)
+    data_options = parse_assignments(data_option or [], "--data-option")
 
     import torch
 
@@ -52,30 +55,39 @@ def train(
     from initopt.training.objective import ObjectiveError, check_objective
 
     scheme = inits.get(scheme_spec)
-    splits = datasets.load(dataset)
+    try:
+        splits = datasets.load(dataset, **data_options)
+    except datasets.OptionError as exc:
+        raise ValueError(f"--data-option {exc.option}: {exc}") from None
     info = splits.info
     loss_used = loss or info.default_loss
-    model = build_model("mlp", n_features=info.n_features, out=info.output_dim, input_shape=tuple(info.input_shape),
-                        hidden=sizes, activation=activation, probabilities=loss_name(loss_used) in PROBABILITY_LOSSES)
+    is_mlp = model.strip().lower() == "mlp"
+    model_options = {"hidden": sizes, "activation": activation} if is_mlp else {}
+    net = build_model(model, n_features=info.n_features, out=info.output_dim, input_shape=tuple(info.input_shape),
+                      dataset=info, probabilities=loss_name(loss_used) in PROBABILITY_LOSSES, **model_options)
     try:
         with torch.no_grad():
-            loss_used, metric = check_objective(loss_used, info.default_metric, info.task, model(splits.train.x[:2]), splits.train.y[:2])
+            loss_used, metric = check_objective(loss_used, info.default_metric, info.task, net(splits.train.x[:2]), splits.train.y[:2])
     except ObjectiveError as exc:
         raise ValueError(f"--{exc.field}: {exc}") from None
-    inits.initialize(model, weights=scheme, bias="zeros", seed=seed)
+    inits.initialize(net, weights=scheme, bias="zeros", seed=seed)
     hyper = {"lr": lr, "weight_decay": weight_decay}
     if optimizer.strip().lower() == "sgd":
         hyper["momentum"] = momentum
     elif momentum:
         raise ValueError(f"--momentum applies to sgd only, not {optimizer!r}")
-    opt = optim.get(optimizer, model.parameters(), **hyper)
+    opt = optim.get(optimizer, net.parameters(), **hyper)
     if verbose:
         settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
-        print(f"{describe_mlp(info.n_features, sizes, info.output_dim, activation)} | init {scheme!r} | "
+        described = describe_mlp(info.n_features, sizes, info.output_dim, activation) if is_mlp else model.strip()
+        print(f"{described} | init {scheme!r} | "
               f"{type(opt).__name__}({settings}) | loss {loss_used}")
-        print(f"{info.name}: {info.n_train} train / {info.n_test} test, {info.n_features} features, {info.task}"
+        inputs = {"tokens": f"sequences of {info.n_features} tokens (vocabulary {info.vocab_size})",
+                  "pairs": f"(user, item) pairs of {info.n_users} users x {info.n_items} items"}
+        print(f"{info.name}: {info.n_train} train / {info.n_test} test, "
+              f"{inputs.get(info.input_kind, f'{info.n_features} features')}, {info.task}"
               f" | torch {torch.__version__}, {torch.get_num_threads()} threads")
-    history = fit(model, opt, splits.train, loss=loss_used, metrics=(metric,), epochs=epochs,
+    history = fit(net, opt, splits.train, loss=loss_used, metrics=(metric,), epochs=epochs,
                   batch_size=batch_size, validation=splits.test, seed=seed, verbose=verbose)
     if verbose:
         if history.diverged:

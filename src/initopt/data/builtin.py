@@ -4,8 +4,12 @@
   ``make_seed_binary``).
 * ``breast-cancer``, ``digits``: scikit-learn's bundled copies, stratified 80/20 split.
 * ``mnist1d``: generated offline by the ``mnist1d`` package (Greydanus 2020), cached on disk.
+* ``digits-images``: ``digits`` as ``(1, 8, 8)`` images (``initopt.data.images``).
+* ``modular-addition``: ``a + b mod p`` as token sequences (Power et al. 2022; ``initopt.data.modular``).
+* ``synthetic-ratings``: a noisy low-rank rating matrix (``initopt.data.ratings``).
 
-Each maker returns ``RawData`` (unstandardized); ``initopt.data.loader`` standardizes it.
+Each maker returns ``RawData`` (unstandardized); ``initopt.data.loader`` standardizes it. A maker
+that takes options declares them (``initopt.data.options.Option``) in its registry row.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from initopt.data import cache
+from initopt.data.images import to_images
+from initopt.data.modular import MODULAR_OPTIONS, make_modular_addition
+from initopt.data.options import Option
+from initopt.data.ratings import SYNTHETIC_OPTIONS, make_synthetic_ratings
 from initopt.data.splitting import SPLIT_NAME, SPLIT_SEED, split_indices
 from initopt.data.types import RawData
 
@@ -135,6 +143,14 @@ def make_digits() -> RawData:
     return _sklearn_raw("digits", "load_digits", "8x8 handwritten digits (UCI)")
 
 
+DIGITS_IMAGE_SHAPE = (1, 8, 8)
+
+
+def make_digits_images() -> RawData:
+    """``digits`` as images of shape ``(1, 8, 8)`` (C, H, W): the same rows in each part."""
+    return to_images(make_digits(), DIGITS_IMAGE_SHAPE, "digits-images", "1-channel 8x8")
+
+
 # --- mnist1d -----------------------------------------------------------------------------------
 # A pinned copy of mnist1d.data.get_dataset_args() (mnist1d 0.0.2), minus the download URL, which
 # make_dataset does not use. Pinned so the data (and the cache key) do not change silently if a new
@@ -199,10 +215,12 @@ def make_mnist1d() -> RawData:
 
 @dataclass(frozen=True)
 class Builtin:
-    """A registry row: the canonical name and the function that makes the data."""
+    """A registry row: the canonical name, the function that makes the data and the options it
+    takes (``make(**options)``, every declared option given)."""
 
     name: str
-    make: Callable[[], RawData]
+    make: Callable[..., RawData]
+    options: tuple[Option, ...] = ()
 
 
 BUILTINS: dict[str, Builtin] = {
@@ -210,9 +228,20 @@ BUILTINS: dict[str, Builtin] = {
     for b in (
         Builtin("breast-cancer", make_breast_cancer),
         Builtin("digits", make_digits),
+        Builtin("digits-images", make_digits_images),
         Builtin("mnist1d", make_mnist1d),
+        Builtin("modular-addition", make_modular_addition, MODULAR_OPTIONS),
         Builtin("seed-binary", make_seed_binary),
+        Builtin("synthetic-ratings", make_synthetic_ratings, SYNTHETIC_OPTIONS),
     )
 }
 # Other spellings users type; "_" vs "-" and case are normalized before this lookup.
-ALIASES: dict[str, str] = {"mnist-1d": "mnist1d", "breastcancer": "breast-cancer", "seedbinary": "seed-binary"}
+ALIASES: dict[str, str] = {
+    "mnist-1d": "mnist1d",
+    "breastcancer": "breast-cancer",
+    "seedbinary": "seed-binary",
+    "digits-image": "digits-images",
+    "modular-add": "modular-addition",
+    "modadd": "modular-addition",
+    "synthetic-rating": "synthetic-ratings",
+}

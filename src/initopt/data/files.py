@@ -4,8 +4,9 @@ CSV: comma-separated, UTF-8 (a BOM is fine), a header row naming the columns; ``
 target column, every other column is a numeric feature. Blank lines are skipped; line numbers in
 messages are the file's own (header = line 1).
 
-npz (``numpy.savez``): arrays ``x`` (shape ``(n, ...)``) and ``y`` (``(n,)``), optionally ``x_test``
-and ``y_test``; without them an 80/20 split is made (``initopt.data.splitting``).
+npz (``numpy.savez``): arrays ``x`` (shape ``(n, features)``, ``(n, length, ...)`` or images
+``(n, C, H, W)``, see ``initopt.data.images``) and ``y`` (``(n,)``), optionally ``x_test`` and
+``y_test``; without them an 80/20 split is made (``initopt.data.splitting``).
 
 The target's task is inferred by ``initopt.data.targets.encode_target``. Anything unusable raises
 ``DataError`` naming the file, the column or array, and the line or index.
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from initopt.data.errors import DataError, did_you_mean
+from initopt.data.images import check_image_array, object_array_error
 from initopt.data.splitting import MIN_ROWS_PER_SPLIT, SPLIT_NAME, SPLIT_SEED, split_indices
 from initopt.data.targets import Target, encode_target
 from initopt.data.types import RawData
@@ -62,7 +64,7 @@ def _split_raw(name: str, where: str, x: np.ndarray, target: Target, what: str) 
 
 
 # --- CSV ---------------------------------------------------------------------------------------
-def _read_rows(path: Path, where: str) -> tuple[list[str], list[list[str]], list[int]]:
+def read_rows(path: Path, where: str) -> tuple[list[str], list[list[str]], list[int]]:
     """Header, data rows and each row's line number; checks emptiness and ragged rows."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -96,7 +98,7 @@ def _read_rows(path: Path, where: str) -> tuple[list[str], list[list[str]], list
     return header, rows, lines
 
 
-def _bad_cell(cell: str) -> str | None:
+def bad_cell(cell: str) -> str | None:
     """Why ``cell`` is not a usable number, or None if it is one."""
     if not cell.strip():
         return "empty cell"
@@ -109,7 +111,7 @@ def _bad_cell(cell: str) -> str | None:
     return None
 
 
-def _numeric_column(cells: list[str], lines: list[int], where: str) -> np.ndarray:
+def numeric_column(cells: list[str], lines: list[int], where: str) -> np.ndarray:
     """``cells`` as float64; on failure, blame the first bad cell by line (``where`` names the column)."""
     try:
         values = np.array(cells, dtype=np.float64)
@@ -118,7 +120,7 @@ def _numeric_column(cells: list[str], lines: list[int], where: str) -> np.ndarra
     except ValueError:
         pass
     for cell, line in zip(cells, lines):
-        reason = _bad_cell(cell)
+        reason = bad_cell(cell)
         if reason is not None:
             raise DataError(f"{where}, line {line}: {reason}")
     raise AssertionError("unreachable: a column failed to parse but no cell is bad")
@@ -130,7 +132,7 @@ def _target_values(cells: list[str], lines: list[int], where: str) -> np.ndarray
     for cell, line in zip(cells, lines):
         if not cell:
             raise DataError(f"{where}, line {line}: empty cell (every row needs a target)")
-    numeric = [_bad_cell(c) is None for c in cells]
+    numeric = [bad_cell(c) is None for c in cells]
     if all(numeric):
         return np.array(cells, dtype=np.float64)
     if not any(numeric):
@@ -138,7 +140,7 @@ def _target_values(cells: list[str], lines: list[int], where: str) -> np.ndarray
     # Mixed: one of them is a typo or a missing-value marker ("NA", "nan", "?"); say where both are.
     first_text = next(i for i, ok in enumerate(numeric) if not ok)
     first_number = next(i for i, ok in enumerate(numeric) if ok)
-    problem = _bad_cell(cells[first_text])
+    problem = bad_cell(cells[first_text])
     raise DataError(
         f"{where}, line {lines[first_text]}: {problem}, but line {lines[first_number]} holds the "
         f"number {cells[first_number]!r}; a target column is either all numbers or all labels"
@@ -148,7 +150,7 @@ def _target_values(cells: list[str], lines: list[int], where: str) -> np.ndarray
 def read_csv(path_text: str, target: str) -> RawData:
     """Load ``path_text`` (header row required) with column ``target`` as the target."""
     path, where = Path(path_text).expanduser(), path_text
-    header, rows, lines = _read_rows(path, where)
+    header, rows, lines = read_rows(path, where)
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise DataError(f"{where}: column name {dup!r} appears more than once in the header")
@@ -164,7 +166,7 @@ def read_csv(path_text: str, target: str) -> RawData:
     values = _target_values(list(columns[t]), lines, f"{where}: column {target!r}")
     encoded = encode_target(values, f"{where}: column {target!r}")
     features = [
-        _numeric_column(list(col), lines, f"{where}: column {name!r}")
+        numeric_column(list(col), lines, f"{where}: column {name!r}")
         for j, (name, col) in enumerate(zip(header, columns))
         if j != t
     ]
@@ -187,9 +189,7 @@ def _npz_arrays(path: Path, where: str) -> dict[str, np.ndarray]:
             try:
                 arrays[key] = loaded[key]
             except ValueError as exc:  # object arrays need pickle, which we do not load
-                raise DataError(
-                    f"{where}: array {key!r} cannot be read without pickle ({exc}); store numbers or strings"
-                ) from exc
+                raise object_array_error(key, where) from exc
     return arrays
 
 
@@ -211,6 +211,7 @@ def _check_pair(x: np.ndarray, y: np.ndarray, names: tuple[str, str], where: str
         )
     if x.dtype.kind not in "biuf":
         raise DataError(f"{where}: array {xn!r} has dtype {x.dtype}; features must be numbers")
+    check_image_array(x, xn, where)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:

@@ -1,8 +1,11 @@
-"""``load(name)``: one registry for every dataset name users type, with an in-process cache.
+"""``load(name, **options)``: one registry for every dataset name users type, with an in-process cache.
 
 Names: the built-ins (``names()``; case-insensitive, ``_`` and ``-`` alike), ``csv:PATH:TARGET``
-(split on the last colon, so ``csv:C:\\data\\x.csv:label`` works) and ``PATH.npz``. Every dataset is
-standardized per feature with the train split's mean and std (``initopt.data.standardize``).
+(split on the last colon, so ``csv:C:\\data\\x.csv:label`` works), ``PATH.npz``, ``text:PATH``
+(``initopt.data.text``) and ``ratings:PATH`` (``initopt.data.ratings``). A dataset's options
+(``options_of``) are checked by ``initopt.data.options``. Every ``"values"`` dataset is standardized
+per feature with the train split's mean and std (``initopt.data.standardize``); token and id inputs
+(``"tokens"``, ``"pairs"``) are int64 and left as they are.
 """
 
 from __future__ import annotations
@@ -18,12 +21,19 @@ import torch
 from initopt.data import files
 from initopt.data.builtin import ALIASES, BUILTINS
 from initopt.data.errors import DataError, closest
+from initopt.data.options import Option, Value, resolve_options
+from initopt.data.ratings import RATINGS_PREFIX, read_ratings
 from initopt.data.standardize import fit_scaler, standardize
-from initopt.data.types import TARGET_DTYPES, DatasetInfo, RawData, Scaler, Split, Splits
+from initopt.data.text import TEXT_OPTIONS, TEXT_PREFIX, read_text
+from initopt.data.types import INPUT_DTYPES, TARGET_DTYPES, DatasetInfo, RawData, Scaler, Split, Splits
 
 CSV_PREFIX = "csv:"
 NPZ_SUFFIX = ".npz"
-FILE_FORMS = ("csv:PATH:TARGET", "PATH.npz")
+FILE_FORMS = ("csv:PATH:TARGET", "PATH.npz", "text:PATH", "ratings:PATH")
+# The options each file form takes (the built-ins declare theirs in their registry rows).
+FILE_OPTIONS: dict[str, tuple[Option, ...]] = {"csv": (), "npz": (), "text": TEXT_OPTIONS, "ratings": ()}
+# The file forms written with a prefix, and their readers.
+PREFIXED = {TEXT_PREFIX: "text", RATINGS_PREFIX: "ratings"}
 # Loaded datasets kept in memory; a handful of built-ins plus the user files of one session.
 CACHE_SIZE = 32
 
@@ -35,10 +45,11 @@ class Source:
     ``stamp`` (modification time and size) makes an edited file load afresh.
     """
 
-    kind: str  # "builtin", "csv" or "npz"
+    kind: str  # "builtin", "csv", "npz", "text" or "ratings"
     ref: str  # canonical built-in name, or the path as the user wrote it
     target: str = ""
     stamp: tuple[int, int] = (0, 0)
+    options: tuple[tuple[str, Value], ...] = ()  # every option the source takes, defaults filled in
 
 
 def names() -> list[str]:
@@ -51,7 +62,9 @@ def _unknown(name: str) -> ValueError:
     key = name.strip().lower().replace("_", "-")
     match = closest(key, [*names(), *ALIASES])
     if key.endswith(".csv"):
-        hint = f"; for a CSV file write 'csv:{name.strip()}:TARGET_COLUMN'; "
+        hint = f"; for a CSV file write 'csv:{name.strip()}:TARGET_COLUMN' (or 'ratings:{name.strip()}' for ratings); "
+    elif key.endswith(".txt"):
+        hint = f"; for character-level language modelling of a text file write 'text:{name.strip()}'; "
     elif match:
         hint = f"; did you mean {ALIASES.get(match, match)!r}? "
     else:
@@ -77,16 +90,22 @@ def _stamp(path_text: str) -> tuple[int, int]:
     return st.st_mtime_ns, st.st_size
 
 
-def resolve(name: str) -> Source:
-    """Parse a dataset name into a ``Source``; raises ValueError for an unknown name."""
+def _parse(name: str) -> Source:
+    """The form of ``name`` (which built-in, which file), without touching any file."""
     text = name.strip()
     if text.lower().startswith(CSV_PREFIX):
         path, sep, target = text[len(CSV_PREFIX) :].rpartition(":")
         if not sep or not path or not target or target.lower().endswith(".csv"):
             raise ValueError(f"dataset {name!r}: a CSV source is written csv:PATH:TARGET_COLUMN")
-        return Source("csv", path, target, _stamp(path))
+        return Source("csv", path, target)
+    for prefix, kind in PREFIXED.items():
+        if text.lower().startswith(prefix):
+            path = text[len(prefix) :]
+            if not path.strip():
+                raise ValueError(f"dataset {name!r}: a {kind} file is written {prefix}PATH")
+            return Source(kind, path)
     if text.lower().endswith(NPZ_SUFFIX):
-        return Source("npz", text, stamp=_stamp(text))
+        return Source("npz", text)
     key = text.lower().replace("_", "-")
     key = ALIASES.get(key, key)
     if key not in BUILTINS:
@@ -94,9 +113,31 @@ def resolve(name: str) -> Source:
     return Source("builtin", key)
 
 
+def options_of(name: str) -> tuple[Option, ...]:
+    """The options dataset ``name`` takes (``()`` for none); ValueError for an unknown name.
+
+    Touches no file: a study spec checks its ``[workload.data]`` with it before any data is loaded."""
+    source = _parse(name)
+    return BUILTINS[source.ref].options if source.kind == "builtin" else FILE_OPTIONS[source.kind]
+
+
+def resolve(name: str, **options: object) -> Source:
+    """Parse a dataset name and its options into a ``Source``.
+
+    Raises:
+        ValueError: an unknown name; ``initopt.data.options.OptionError`` for an option the dataset
+            does not take or a bad value.
+        DataError: a data file that does not exist.
+    """
+    source = _parse(name)
+    label = source.ref if source.kind == "builtin" else name.strip()
+    filled = resolve_options(label, options_of(name), options)
+    stamp = _stamp(source.ref) if source.kind != "builtin" else (0, 0)
+    return Source(source.kind, source.ref, source.target, stamp, tuple(filled.items()))
+
+
 def _to_splits(raw: RawData) -> Splits:
-    """Standardize with train statistics, build the info, wrap as tensors."""
-    mean, std = fit_scaler(raw.x)
+    """Standardize ``"values"`` inputs with train statistics, build the info, wrap as tensors."""
     info = DatasetInfo.create(
         name=raw.name,
         task=raw.task,
@@ -106,51 +147,74 @@ def _to_splits(raw: RawData) -> Splits:
         description=raw.description,
         n_classes=len(raw.classes),
         classes=raw.classes,
+        input_kind=raw.input_kind,
+        vocab_size=raw.vocab_size,
+        n_users=raw.n_users,
+        n_items=raw.n_items,
+        target_shape=tuple(raw.y.shape[1:]),
+        default_metric=raw.default_metric or None,
     )
-    scaler = Scaler(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32)))
     y_dtype = TARGET_DTYPES[raw.task]
+    scaler = None
+    if raw.input_kind == "values":
+        mean, std = fit_scaler(raw.x)
+        scaler = Scaler(torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32)))
+
+    def inputs(x: np.ndarray) -> torch.Tensor:
+        if scaler is None:  # ids: embedded by the model, never standardized
+            return torch.from_numpy(np.ascontiguousarray(x)).to(INPUT_DTYPES[raw.input_kind])
+        return torch.from_numpy(np.ascontiguousarray(standardize(x, mean, std), dtype=np.float32))
 
     def split(x: np.ndarray, y: np.ndarray, part: str) -> Split:
-        x = np.ascontiguousarray(standardize(x, mean, std), dtype=np.float32)
-        return Split(torch.from_numpy(x), torch.as_tensor(np.asarray(y)).to(y_dtype), info, part, scaler)
+        return Split(inputs(x), torch.as_tensor(np.asarray(y)).to(y_dtype), info, part, scaler)
 
     return Splits(split(raw.x, raw.y, "train"), split(raw.x_test, raw.y_test, "test"))
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _load_source(source: Source) -> Splits:
+    options = dict(source.options)
     if source.kind == "builtin":
-        return _to_splits(BUILTINS[source.ref].make())
+        return _to_splits(BUILTINS[source.ref].make(**options))
     if source.kind == "csv":
         return _to_splits(files.read_csv(source.ref, source.target))
+    if source.kind == "text":
+        return _to_splits(read_text(source.ref, **options))
+    if source.kind == "ratings":
+        return _to_splits(read_ratings(source.ref))
     return _to_splits(files.read_npz(source.ref))
 
 
-def load(name: str) -> Splits:
+def load(name: str, **options: object) -> Splits:
     """Load a dataset by name: ``train, test = initopt.data.load("digits")``.
 
     Args:
-        name: a built-in (``breast-cancer``, ``digits``, ``mnist1d``, ``seed-binary``; any case,
-            ``_`` or ``-``), ``csv:PATH:TARGET_COLUMN`` or ``PATH.npz``.
+        name: a built-in (``names()``: ``breast-cancer``, ``digits``, ``digits-images``,
+            ``mnist1d``, ``modular-addition``, ``seed-binary``, ``synthetic-ratings``; any case,
+            ``_`` or ``-``), ``csv:PATH:TARGET_COLUMN``, ``PATH.npz``, ``text:PATH`` or
+            ``ratings:PATH``.
+        options: the dataset's options (``options_of(name)``), e.g. ``load("modular-addition",
+            p=113)``; omitted ones take their defaults. See docs/data.md.
 
     Returns:
-        ``Splits(train, test)``; ``.info`` describes the dataset. Features are standardized with the
-        train split's per-feature mean and std (a constant feature gets std 1); the fitted
-        ``Scaler`` is ``train.scaler``.
+        ``Splits(train, test)``; ``.info`` describes the dataset. Real-valued features are
+        standardized with the train split's per-feature mean and std (a constant feature gets
+        std 1); the fitted ``Scaler`` is ``train.scaler``. Token and id inputs are int64, as given.
 
-    Results are cached in the process: later calls with the same name (and an unchanged file)
-    return the very same tensors. Do not modify them in place; clone first.
+    Results are cached in the process: later calls with the same name and options (and an
+    unchanged file) return the very same tensors. Do not modify them in place; clone first.
 
     Raises:
-        ValueError: unknown name (with the closest valid one).
+        ValueError: unknown name (with the closest valid one), or an option the dataset does not
+            take or a bad option value (``OptionError``, naming the option).
         DataError: a data file is missing or unusable (the message names file, column and line).
     """
-    return _load_source(resolve(name))
+    return _load_source(resolve(name, **options))
 
 
-def describe(name: str) -> DatasetInfo:
+def describe(name: str, **options: object) -> DatasetInfo:
     """The ``DatasetInfo`` of ``name`` (loads it, so the sizes are exact)."""
-    return load(name).info
+    return load(name, **options).info
 
 
 def clear_cache() -> None:

@@ -16,8 +16,14 @@ from torch.utils.data import Dataset
 
 Task = Literal["binary", "multiclass", "regression"]
 Part = Literal["train", "test"]
+InputKind = Literal["values", "tokens", "pairs"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 PARTS: tuple[str, ...] = ("train", "test")
+# What the numbers of an input are: "values" are real features (float32, standardized); "tokens" are
+# int64 ids in [0, vocab_size) (embedded by a model, never standardized); "pairs" are int64
+# (user id, item id) rows of a recommender.
+INPUT_KINDS: tuple[str, ...] = ("values", "tokens", "pairs")
+INPUT_DTYPES: dict[str, torch.dtype] = {"values": torch.float32, "tokens": torch.int64, "pairs": torch.int64}
 
 # Per task: (default_loss, default_metric). "bce" means binary cross-entropy on logits
 # (torch.nn.BCEWithLogitsLoss): models emit one logit, not a probability.
@@ -52,6 +58,13 @@ class DatasetInfo:
         description: one line: where the data come from and how they were made.
         classes: the original label of each class index (``classes[i]`` was mapped to ``i``);
             empty for regression.
+        input_kind: ``"values"`` (float features), ``"tokens"`` (int64 ids in ``[0, vocab_size)``)
+            or ``"pairs"`` (int64 ``(user id, item id)``).
+        vocab_size: the number of token ids (``"tokens"`` inputs), else 0.
+        n_users, n_items: the number of user and item ids (``"pairs"`` inputs), else 0.
+        target_shape: the shape of one example's target: ``()`` for one target per example,
+            ``(T,)`` for one class per position of a sequence (language modelling); the model then
+            emits ``(T, output_dim)`` per example.
     """
 
     name: str
@@ -66,8 +79,23 @@ class DatasetInfo:
     n_test: int
     description: str
     classes: tuple[str, ...] = ()
+    input_kind: InputKind = "values"
+    vocab_size: int = 0
+    n_users: int = 0
+    n_items: int = 0
+    target_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"DatasetInfo.input_kind: {self.input_kind!r} is not one of {', '.join(INPUT_KINDS)}")
+        if (self.input_kind == "tokens") != (self.vocab_size > 0):
+            raise ValueError(f"DatasetInfo.vocab_size: {self.vocab_size} does not fit input_kind {self.input_kind!r}")
+        if (self.input_kind == "pairs") != (self.n_users > 0 and self.n_items > 0):
+            raise ValueError(
+                f"DatasetInfo.n_users, n_items: {self.n_users}, {self.n_items} do not fit input_kind {self.input_kind!r}"
+            )
+        if self.target_shape and self.task != "multiclass":
+            raise ValueError(f"DatasetInfo.target_shape: {self.target_shape} needs task 'multiclass', not {self.task!r}")
         if self.task not in TASKS:
             raise ValueError(f"DatasetInfo.task: {self.task!r} is not one of {', '.join(TASKS)}")
         if self.n_features != math.prod(self.input_shape):
@@ -89,8 +117,17 @@ class DatasetInfo:
         description: str,
         n_classes: int = 0,
         classes: tuple[str, ...] = (),
+        *,
+        input_kind: InputKind = "values",
+        vocab_size: int = 0,
+        n_users: int = 0,
+        n_items: int = 0,
+        target_shape: tuple[int, ...] = (),
+        default_metric: str | None = None,
     ) -> DatasetInfo:
-        """Build an info, deriving ``n_features``, ``output_dim`` and the defaults from the task."""
+        """Build an info, deriving ``n_features``, ``output_dim`` and the defaults from the task.
+
+        ``default_metric`` overrides the task's (e.g. ``"rmse"`` for ratings)."""
         if task == "binary":
             n_classes = 2
         elif task == "regression":
@@ -104,11 +141,16 @@ class DatasetInfo:
             input_shape=tuple(input_shape),
             output_dim=n_classes if task == "multiclass" else 1,
             default_loss=loss,
-            default_metric=metric,
+            default_metric=default_metric or metric,
             n_train=n_train,
             n_test=n_test,
             description=description,
             classes=tuple(classes),
+            input_kind=input_kind,
+            vocab_size=vocab_size,
+            n_users=n_users,
+            n_items=n_items,
+            target_shape=tuple(target_shape),
         )
 
 
@@ -137,9 +179,10 @@ class Split(Dataset):
     """One part (train or test) of a dataset, as a map-style ``torch.utils.data.Dataset``.
 
     Attributes:
-        x: float32 tensor of shape ``(n, *info.input_shape)``, standardized with the train statistics.
-        y: binary: float32 ``(n,)`` of 0/1; multiclass: int64 ``(n,)`` in ``0..k-1``;
-            regression: float32 ``(n,)``.
+        x: ``(n, *info.input_shape)``: float32 standardized with the train statistics for
+            ``"values"`` inputs; int64 ids, as they are, for ``"tokens"`` and ``"pairs"`` inputs.
+        y: binary: float32 ``(n,)`` of 0/1; multiclass: int64 ``(n, *info.target_shape)`` in
+            ``0..k-1``; regression: float32 ``(n,)``.
         info: the dataset's ``DatasetInfo`` (shared by both parts).
         part: ``"train"`` or ``"test"``.
         scaler: the standardization that was applied (fitted on the train split), if any.
@@ -161,10 +204,12 @@ class Split(Dataset):
             raise ValueError(
                 f"Split.x: shape {tuple(self.x.shape)} does not match input_shape {self.info.input_shape}"
             )
-        if self.y.ndim != 1 or self.y.shape[0] != self.x.shape[0]:
-            raise ValueError(f"Split.y: shape {tuple(self.y.shape)}, expected ({self.x.shape[0]},)")
-        if self.x.dtype != torch.float32:
-            raise ValueError(f"Split.x: dtype {self.x.dtype}, expected torch.float32")
+        expected_y = (self.x.shape[0], *self.info.target_shape)
+        if tuple(self.y.shape) != expected_y:
+            raise ValueError(f"Split.y: shape {tuple(self.y.shape)}, expected {expected_y}")
+        x_dtype = INPUT_DTYPES[self.info.input_kind]
+        if self.x.dtype != x_dtype:
+            raise ValueError(f"Split.x: dtype {self.x.dtype}, expected {x_dtype} for {self.info.input_kind!r} inputs")
         expected = TARGET_DTYPES[self.info.task]
         if self.y.dtype != expected:
             raise ValueError(f"Split.y: dtype {self.y.dtype}, expected {expected} for task {self.info.task!r}")
@@ -203,8 +248,10 @@ class Splits(NamedTuple):
 class RawData:
     """What a source produces: split numpy arrays before standardization, plus what they are.
 
-    ``x``/``x_test`` have shape ``(n, *input_shape)`` (any real dtype); ``y``/``y_test`` are already
-    encoded for the task (0/1, class indices 0..k-1, or real values).
+    ``x``/``x_test`` have shape ``(n, *input_shape)`` (any real dtype; int64 ids for ``"tokens"`` and
+    ``"pairs"`` inputs, which are not standardized); ``y``/``y_test`` are already encoded for the task
+    (0/1, class indices 0..k-1, or real values), shape ``(n,)`` or ``(n, T)`` for per-token targets.
+    ``default_metric`` overrides the task's default (``""``: the task's).
     """
 
     name: str
@@ -215,3 +262,8 @@ class RawData:
     y_test: np.ndarray
     description: str
     classes: tuple[str, ...] = ()
+    input_kind: InputKind = "values"
+    vocab_size: int = 0
+    n_users: int = 0
+    n_items: int = 0
+    default_metric: str = ""

@@ -1,8 +1,10 @@
 """``initialize(model, ...)``: apply weight and bias schemes to every layer of a model.
 
-Two passes: first a plan (which scheme, which fans, for every parameter; all validation happens
+Two passes: first a plan (which role, scheme and fans for every parameter; all validation happens
 here, so a bad rule or a scheme that does not fit a shape fails before any weight changes), then
 the draws, in ``named_modules()`` order and, within a module, in parameter registration order.
+Each parameter's role (:mod:`initopt.init.roles`) picks its default and its fans; a model-wide
+scheme (``gpt2``) turns into the per-tensor scheme for that role.
 """
 
 from __future__ import annotations
@@ -20,22 +22,40 @@ from torch.nn.modules.conv import _ConvNd
 from torch.nn.parameter import UninitializedParameter
 
 from initopt.init.fans import compute_fans
+from initopt.init.model_schemes import ModelScheme
 from initopt.init.registry import SchemeLike, get
+from initopt.init.roles import Role, embedding_fans, residual_projections
 from initopt.init.scheme import Scheme
 from initopt.init.schemes import constant, zeros
 from initopt.init.summary import InitRecord, InitSummary, SkippedParam
 
-__all__ = ["LAST_LAYER", "RuleKey", "initialize"]
+__all__ = ["LAST_LAYER", "RESIDUAL_LAYERS", "RuleKey", "initialize"]
 
 #: Rules key naming the last Linear/Conv layer in ``named_modules()`` order (the output head).
 LAST_LAYER = "@last"
+#: Rules key naming the residual projections (``initopt.init.roles.is_residual_projection``).
+RESIDUAL_LAYERS = "@residual"
+_SPECIAL_KEYS = (LAST_LAYER, RESIDUAL_LAYERS)
 RuleKey = str | type | tuple
 
 _LINEAR_CONV: tuple[type, ...] = (nn.Linear, _ConvNd)
-_LAYERS: tuple[type, ...] = (*_LINEAR_CONV, nn.Embedding, nn.EmbeddingBag)
+_EMBEDDINGS: tuple[type, ...] = (nn.Embedding, nn.EmbeddingBag)
+_LAYERS: tuple[type, ...] = (*_LINEAR_CONV, *_EMBEDDINGS)
 # BatchNorm*, InstanceNorm* and SyncBatchNorm derive from _NormBase.
 _NORMS: tuple[type, ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()))
 _NORM_WEIGHT, _NORM_BIAS = constant(1.0), zeros()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the plan knows of the model as a whole: its head and its residual projections."""
+
+    last: nn.Module | None
+    residual: frozenset[int]  # ids of the residual projection modules
+
+    @property
+    def n_residual(self) -> int:
+        return len(self.residual)
 
 
 @dataclass(frozen=True)
@@ -45,9 +65,13 @@ class _Rule:
     weight: Scheme | None
     bias: Scheme | None
 
-    def matches(self, name: str, module: nn.Module, last: nn.Module | None) -> bool:
+    def matches(self, name: str, module: nn.Module, layout: _Layout) -> bool:
+        if self.key == LAST_LAYER:
+            return module is layout.last
+        if self.key == RESIDUAL_LAYERS:
+            return id(module) in layout.residual
         if isinstance(self.key, str):
-            return module is last if self.key == LAST_LAYER else fnmatchcase(name, self.key)
+            return fnmatchcase(name, self.key)
         return isinstance(module, self.key)
 
 
@@ -61,6 +85,7 @@ class _Step:
     fan_in: int | None
     fan_out: int | None
     rule: _Rule | None  # the rule that chose the scheme; None: the defaults
+    role: Role
 
 
 @dataclass(frozen=True)
@@ -73,8 +98,8 @@ class _Defaults:
 
 def _parse_rule(key: object, value: object) -> _Rule:
     if isinstance(key, str):
-        if key.startswith("@") and key != LAST_LAYER:
-            raise ValueError(f"rules: unknown special key {key!r}; valid: {LAST_LAYER!r}")
+        if key.startswith("@") and key not in _SPECIAL_KEYS:
+            raise ValueError(f"rules: unknown special key {key!r}; valid: {', '.join(map(repr, _SPECIAL_KEYS))}")
         label = key
     elif isinstance(key, type) or (isinstance(key, tuple) and key and all(isinstance(k, type) for k in key)):
         label = key.__name__ if isinstance(key, type) else "(" + ", ".join(k.__name__ for k in key) + ")"
@@ -97,11 +122,11 @@ def _parse_rule(key: object, value: object) -> _Rule:
 
 
 def _first_rule(
-    rules: list[_Rule], name: str, module: nn.Module, ancestors: list[tuple[str, nn.Module]], last: nn.Module | None
+    rules: list[_Rule], name: str, module: nn.Module, ancestors: list[tuple[str, nn.Module]], layout: _Layout
 ) -> _Rule | None:
     """The first rule matching the module itself or (when ``ancestors`` is given) one of its ancestors."""
     for rule in rules:
-        if rule.matches(name, module, last) or any(rule.matches(n, m, last) for n, m in ancestors):
+        if rule.matches(name, module, layout) or any(rule.matches(n, m, layout) for n, m in ancestors):
             return rule
     return None
 
@@ -114,8 +139,9 @@ def _ancestors(name: str, by_name: dict[str, nn.Module]) -> list[tuple[str, nn.M
     return [(prefix, by_name[prefix]) for prefix in prefixes if prefix in by_name]
 
 
-def _role(pname: str, param: torch.Tensor, is_layer: bool, is_norm: bool) -> str | None:
-    """'weight', 'bias' or None (leave alone) for a parameter a module owns directly."""
+def _slot(pname: str, param: torch.Tensor, is_layer: bool, is_norm: bool) -> str | None:
+    """'weight', 'bias' or None (leave alone) for a parameter a module owns directly: which of a
+    rule's two schemes applies to it."""
     if (is_layer or is_norm) and pname in ("weight", "bias"):
         return pname
     if param.dim() >= 2:
@@ -133,43 +159,81 @@ def _paired_weight_fans(module: nn.Module, bias_name: str, bias: torch.Tensor) -
     return compute_fans(bias)
 
 
-def _skip_reason(where: str, param: nn.Parameter, role: str | None, owner: dict[int, str]) -> str | None:
+def _skip_reason(where: str, param: nn.Parameter, slot: str | None, owner: dict[int, str]) -> str | None:
     """Why ``param`` is left as is (None: initialize it); records the first owner of each parameter."""
     if isinstance(param, UninitializedParameter):
         return "uninitialized lazy parameter; run a forward pass first"
     if id(param) in owner:
         return f"shared with {owner[id(param)]} (initialized there)"
     owner[id(param)] = where
-    return None if role is not None else "neither a weight (>= 2-D) nor a bias: left as is"
+    return None if slot is not None else "neither a weight (>= 2-D) nor a bias: left as is"
+
+
+def _role_of(module: nn.Module, pname: str, param: torch.Tensor, slot: str, layout: _Layout) -> Role:
+    """The role of a parameter (see :mod:`initopt.init.roles`)."""
+    if isinstance(module, _NORMS) and pname in ("weight", "bias"):
+        return Role.NORM_WEIGHT if slot == "weight" else Role.NORM_BIAS
+    if slot == "bias":
+        return Role.BIAS
+    if isinstance(module, _EMBEDDINGS) and pname == "weight":
+        return Role.BIAS if param.shape[-1] == 1 else Role.EMBEDDING  # a table of scalars is a bias
+    if pname == "weight" and id(module) in layout.residual:
+        return Role.RESIDUAL
+    if pname == "weight" and module is layout.last:
+        return Role.HEAD
+    return Role.WEIGHT
+
+
+def _fans(role: Role, module: nn.Module, pname: str, param: torch.Tensor) -> tuple[int, int] | None:
+    if role in (Role.NORM_WEIGHT, Role.NORM_BIAS):
+        return None  # fans mean nothing for a scale or shift
+    if isinstance(module, _EMBEDDINGS) and pname == "weight":
+        return embedding_fans(param)
+    if role is Role.BIAS:
+        return _paired_weight_fans(module, pname, param)
+    return compute_fans(param)
+
+
+def _default(role: Role, defaults: _Defaults) -> Scheme:
+    if role is Role.NORM_WEIGHT:
+        return _NORM_WEIGHT
+    if role is Role.NORM_BIAS:
+        return _NORM_BIAS
+    return defaults.bias if role is Role.BIAS else defaults.weights
 
 
 def _step(
-    name: str, module: nn.Module, pname: str, param: nn.Parameter, role: str, rule: _Rule | None, defaults: _Defaults
+    name: str,
+    module: nn.Module,
+    pname: str,
+    param: nn.Parameter,
+    slot: str,
+    rule: _Rule | None,
+    defaults: _Defaults,
+    layout: _Layout,
 ) -> _Step:
-    """The scheme and fans for one parameter: the rule's scheme for its role if it has one, else the default."""
-    fans: tuple[int, int] | None
-    if isinstance(module, _NORMS) and pname in ("weight", "bias"):  # fans mean nothing for a scale or shift
-        fans, default = None, (_NORM_WEIGHT if role == "weight" else _NORM_BIAS)
-    elif role == "weight":
-        fans, default = compute_fans(param), defaults.weights
-    else:
-        fans, default = _paired_weight_fans(module, pname, param), defaults.bias
-    chosen = None if rule is None else (rule.weight if role == "weight" else rule.bias)
-    scheme = default if chosen is None else chosen
+    """The scheme and fans for one parameter: the rule's scheme for its slot if it has one, else the
+    default for its role; a model-wide scheme gives its scheme for the role."""
+    role = _role_of(module, pname, param, slot, layout)
+    fans = _fans(role, module, pname, param)
+    chosen = None if rule is None else (rule.weight if slot == "weight" else rule.bias)
+    scheme = _default(role, defaults) if chosen is None else chosen
+    if isinstance(scheme, ModelScheme):
+        scheme = scheme.for_role(role, layout.n_residual)
     try:
         scheme.check_shape(tuple(param.shape))
     except ValueError as error:
         where = f"{name}.{pname}" if name else pname
         raise ValueError(f"{where} ({type(module).__name__}, shape {tuple(param.shape)}): {error}") from None
     fan_in, fan_out = fans if fans is not None else (None, None)
-    return _Step(name, module, pname, param, scheme, fan_in, fan_out, None if chosen is None else rule)
+    return _Step(name, module, pname, param, scheme, fan_in, fan_out, None if chosen is None else rule, role)
 
 
 def _plan(model: nn.Module, defaults: _Defaults, rules: list[_Rule]) -> tuple[list[_Step], list[SkippedParam]]:
     modules = list(model.named_modules())
     by_name = dict(modules)
     linear_conv = [m for _, m in modules if isinstance(m, _LINEAR_CONV)]
-    last = linear_conv[-1] if linear_conv else None
+    layout = _Layout(linear_conv[-1] if linear_conv else None, frozenset(map(id, residual_projections(modules))))
     owner: dict[int, str] = {}
     steps: list[_Step] = []
     skipped: list[SkippedParam] = []
@@ -179,17 +243,17 @@ def _plan(model: nn.Module, defaults: _Defaults, rules: list[_Rule]) -> tuple[li
             continue
         is_layer, is_norm = isinstance(module, _LAYERS), isinstance(module, _NORMS)
         # Norm layers keep weight 1 / bias 0 unless a rule names them directly (not via a parent).
-        rule = _first_rule(rules, name, module, [] if is_norm else _ancestors(name, by_name), last)
+        rule = _first_rule(rules, name, module, [] if is_norm else _ancestors(name, by_name), layout)
         for pname, param in params:
             lazy = isinstance(param, UninitializedParameter)
-            role = None if lazy else _role(pname, param, is_layer, is_norm)
-            reason = _skip_reason(f"{name}.{pname}" if name else pname, param, role, owner)
+            slot = None if lazy else _slot(pname, param, is_layer, is_norm)
+            reason = _skip_reason(f"{name}.{pname}" if name else pname, param, slot, owner)
             if reason is not None:
                 shape = () if lazy else tuple(param.shape)  # a lazy parameter has no shape yet
                 skipped.append(SkippedParam(name, type(module).__name__, pname, shape, reason))
             else:
-                steps.append(_step(name, module, pname, param, role, rule, defaults))  # type: ignore[arg-type]
-    _check_rules_used(rules, steps, [n for n, _ in modules if n], last)
+                steps.append(_step(name, module, pname, param, slot, rule, defaults, layout))  # type: ignore[arg-type]
+    _check_rules_used(rules, steps, [n for n, _ in modules if n], layout.last)
     return steps, skipped
 
 
@@ -206,6 +270,12 @@ def _check_rules_used(rules: list[_Rule], steps: list[_Step], module_names: list
                 else "an earlier rule took that layer, or its parameters belong to an earlier module"
             )
             raise ValueError(f"rules: {LAST_LAYER!r} sets no parameter: {detail}")
+        if rule.key == RESIDUAL_LAYERS:
+            raise ValueError(
+                f"rules: {RESIDUAL_LAYERS!r} sets no parameter: the model has no residual projection"
+                " (initopt.init.mark_residual marks one; modules named c_proj count too),"
+                " or an earlier rule took them"
+            )
         matched = [n for n in module_names if fnmatchcase(n, rule.key)]
         if not matched:
             close = difflib.get_close_matches(rule.key, module_names, n=3)
@@ -239,10 +309,15 @@ def initialize(
 ) -> InitSummary:
     """Initialize every layer of ``module`` in place and return what was done.
 
-    - Linear, Conv{1,2,3}d, ConvTranspose{1,2,3}d, Embedding(Bag) weights get ``weights``; their
-      biases get ``bias``, called with the layer's fan_in/fan_out (so ``bias="he_uniform"`` uses the
-      layer's fan_in, not the bias length). An Embedding's ``padding_idx`` row is zeroed afterwards.
+    - Linear, Conv{1,2,3}d, ConvTranspose{1,2,3}d weights get ``weights``; their biases get ``bias``,
+      called with the layer's fan_in/fan_out (so ``bias="he_uniform"`` uses the layer's fan_in, not
+      the bias length).
+    - Embedding(Bag) tables ``(num, dim)`` get ``weights`` with fans ``(dim, dim)`` (the vocabulary
+      size is not a fan); a table of width 1 (a learned scalar per index) is a bias and gets
+      ``bias``. An Embedding's ``padding_idx`` row is zeroed afterwards.
     - Norm layers (BatchNorm*, InstanceNorm*, LayerNorm, GroupNorm, RMSNorm): weight 1, bias 0.
+    - A model-wide scheme (``weights="gpt2"``) draws each parameter by its role: plain weight, output
+      head, residual projection, embedding, bias, norm (:mod:`initopt.init.roles`).
     - Parameters other modules own directly (MultiheadAttention's ``in_proj_weight``): >= 2-D ones
       get ``weights``; 1-D ones whose name contains "bias" get ``bias`` with the fans of the
       matching weight (``in_proj_bias`` -> ``in_proj_weight``). Anything else is listed in
@@ -250,7 +325,8 @@ def initialize(
       their first owner) and uninitialized lazy parameters.
 
     ``rules`` maps a module type (isinstance), a glob on the qualified module name (``"head"``,
-    ``"*.out_proj"``, ``"layers.7"``) or ``"@last"`` (the last Linear/Conv layer) to a scheme for the
+    ``"*.out_proj"``, ``"layers.7"``), ``"@last"`` (the last Linear/Conv layer) or ``"@residual"``
+    (the residual projections: modules marked with ``mark_residual`` or named ``c_proj``) to a scheme for the
     weight, or to ``{"weight": ..., "bias": ...}``. A key selects a module and everything inside it,
     except norm layers, which a key must select directly. The first matching key wins, in the
     mapping's order. A string key that sets no parameter raises ``ValueError``.
@@ -296,6 +372,7 @@ def initialize(
             expected_std=_expected_std(step),
             actual_std=_population_std(step.tensor),
             rule=None if step.rule is None else step.rule.label,
+            role=step.role.value,
         )
         for step in steps
     ]

@@ -14,6 +14,7 @@ from statistics import NormalDist
 from typing import Any
 
 from initopt.init.distributions import COVERAGE_99_7, Distribution, Kind
+from initopt.init.model_schemes import ModelScheme, residual_std
 from initopt.init.registry import SchemeLike, accepted_params, canonical_name, get
 from initopt.init.scheme import Scheme
 
@@ -180,7 +181,30 @@ def _identity_formula(scheme: Scheme, fan_in: int, fan_out: int | None, law: Dis
     ]
 
 
+#: Block counts the gpt2 formula shows its residual std for (N = 2 per block).
+_GPT2_BLOCKS = (1, 2, 6, 12)
+
+
+def _gpt2_formula(scheme: Scheme, fan_in: int, fan_out: int | None, law: Distribution) -> list[str]:
+    p = scheme.params
+    std = p["std"]
+    residual = ", ".join(f"{_n(residual_std(std, 2 * blocks))} ({blocks} block{'s' if blocks > 1 else ''})"
+                         for blocks in _GPT2_BLOCKS)
+    embedding = (f"N(0, 1 / dim), std = 1 / sqrt({fan_in}) = {_n(1 / math.sqrt(fan_in))} for dim = fan_in = {fan_in}"
+                 if p["embedding"] == "lecun_normal" else f"N(0, {_n(std)}^2)")
+    head = "0 (zeros)" if p["head"] == "zeros" else f"N(0, {_n(std)}^2)"
+    return [
+        f"Linear/Conv weights: W ~ N(0, std^2) = N(0, {_n(std)}^2), Var(W) = {_n(std**2)}",
+        "residual projections (attention proj, the MLP's second Linear): N(0, (std / sqrt(N))^2),",
+        f"  N = residual layers (2 per block): std = {residual}",
+        f"embeddings (token, position): {embedding}",
+        f"output head (last Linear): {head}",
+        "biases: initialize's bias (zeros by default); norm layers: weight 1, bias 0",
+    ]
+
+
 _FORMULAS: dict[str, Callable[[Scheme, int, int | None, Distribution], list[str]]] = {
+    "gpt2": _gpt2_formula,
     "he_normal": _he_formula,
     "he_uniform": _he_formula,
     "xavier_normal": _glorot_formula,
@@ -288,6 +312,9 @@ def explain(
     notes = [] if law is None else [_interval_note(law)]
     if law is not None and scheme.name.startswith("he_"):
         notes += _he_notes(scheme, law)
+    if isinstance(scheme, ModelScheme):
+        notes.append("a model-wide scheme: the numbers above (std, interval) are its plain Linear/Conv weights';"
+                     " initialize(model, ...) draws each parameter by its role")
     return Explanation(
         scheme=repr(scheme),
         source=scheme.source,

@@ -14,6 +14,7 @@ from typing import Any
 from initopt.init import schemes
 from initopt.init._validate import unknown_choice_message
 from initopt.init.lsuv import lsuv_scheme
+from initopt.init.model_schemes import gpt2
 from initopt.init.scheme import Scheme
 
 __all__ = ["SchemeLike", "aliases", "get", "names"]
@@ -36,6 +37,8 @@ _FACTORIES: dict[str, Callable[..., Scheme]] = {
     "trunc_normal": schemes.trunc_normal,
     "identity": schemes.identity,
     "dirac": schemes.dirac,
+    # model-wide: draws each parameter by its role (initopt.init.model_schemes); per tensor, N(0, std^2)
+    "gpt2": gpt2,
 }
 _ALIASES: dict[str, str] = {
     "gaussian": "normal",
@@ -51,7 +54,10 @@ _ALL: dict[str, Callable[..., Scheme]] = {**_FACTORIES, **_DATA_DEPENDENT}
 
 
 def names() -> list[str]:
-    """The canonical names of the per-tensor schemes, sorted (``get`` also knows ``"lsuv"``, which needs data)."""
+    """The canonical names of the schemes that need no data, sorted (``get`` also knows ``"lsuv"``, which needs data).
+
+    ``gpt2`` is among them: a model-wide scheme (each parameter by its role) that also draws per tensor.
+    """
     return sorted(_FACTORIES)
 
 

@@ -21,7 +21,9 @@ class InitRecord:
     ``layer`` is the module's qualified name ("" for the root module), ``scheme`` the scheme's repr,
     ``fan_in``/``fan_out`` the fans the scheme was given (None for norm layers), ``expected_std``
     the scheme's theoretical std for them (None where undefined), ``actual_std`` the population std
-    of the resulting values, ``rule`` the rules key that chose the scheme (None: the defaults).
+    of the resulting values, ``rule`` the rules key that chose the scheme (None: the defaults),
+    ``role`` the parameter's role in the model (``initopt.init.roles.Role``'s value: ``"weight"``,
+    ``"head"``, ``"residual"``, ``"embedding"``, ``"bias"``, ``"norm_weight"``, ``"norm_bias"``).
     """
 
     layer: str
@@ -34,6 +36,7 @@ class InitRecord:
     expected_std: float | None
     actual_std: float
     rule: str | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class SkippedParam:
     reason: str
 
 
-_COLUMNS = ("layer", "type", "param", "shape", "scheme", "fan_in", "fan_out", "expected std", "actual std", "rule")
+_COLUMNS = ("layer", "type", "param", "role", "shape", "scheme", "fan_in", "fan_out", "expected std", "actual std", "rule")
 
 
 def _number(value: float | None) -> str:
@@ -63,6 +66,7 @@ def _cells(row: InitRecord) -> tuple[str, ...]:
         row.layer or _ROOT,
         row.module_type,
         row.parameter,
+        row.role or "",
         "x".join(map(str, row.shape)) or "()",
         row.scheme,
         "-" if row.fan_in is None else str(row.fan_in),

@@ -138,7 +138,8 @@ class Candidate:
         return f"{self.init} + {self.optimizer} lr={self.lr:g}" + (f" wd={self.weight_decay:g}" if self.weight_decay else "")
 
 
-METRIC_RANGES = {"accuracy": (0.0, 1.0), "mse": (0.0, math.inf)}  # where a metric can lie; intervals are cut to it
+# where a metric can lie; intervals are cut to it
+METRIC_RANGES = {"accuracy": (0.0, 1.0), "mse": (0.0, math.inf), "rmse": (0.0, math.inf), "perplexity": (1.0, math.inf)}
 
 
 def make_candidates(configs: tuple[ConfigRow, ...], metric: str | None = None) -> list[Candidate]:

@@ -5,11 +5,14 @@ for one input ``(N, ...)`` seen by every configuration):
 
 - ``HandBatchedMLP`` for ``nn.Sequential`` stacks of Linear layers and elementwise activations (the
   built-in ``mlp`` and ``deep-mlp``): one ``baddbmm`` per layer. Measured faster than vmap on the CPU.
-- ``VmappedModule`` for any other module that ``torch.func.vmap`` can map: ``functional_call`` over
-  the stacked parameters.
+- ``FoldedBundle`` (:mod:`initopt.study.bundled`) for any model built from the common layers: the
+  model's own forward on the folded batch of all K configurations, each layer with parameters, state
+  or randomness swapped for its bundled counterpart (a layer without one through vmap alone).
+- ``VmappedModule`` for a model whose forward does not keep each example apart (the check below
+  finds it) and that ``torch.func.vmap`` can map: ``functional_call`` over the stacked parameters.
 
-A model with buffers (BatchNorm's running statistics) or one that vmap rejects raises ``NotBatchable``;
-the runner then trains that bundle one configuration at a time and says so.
+What none of them can take raises ``NotBatchable``; the runner then trains that bundle one
+configuration at a time and says so, naming the layer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from initopt.study.bundled import FoldedBundle, NotBatchable  # NotBatchable re-exported for the runner
 
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SELU, nn.ELU, nn.SiLU, nn.Identity)
 
@@ -30,8 +35,8 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-class NotBatchable(Exception):
-    """This architecture cannot be trained as one batched model."""
+
+CHECK_TOLERANCE = 1e-4  # the folded forward against each model's own, relative to the outputs' scale
 
 
 def stack_parameters(models: Sequence[nn.Module], device: torch.device) -> dict[str, torch.Tensor]:
@@ -256,21 +261,51 @@ class VmappedModule:
         return self._shared(self.params, x)
 
 
-def bundle_model(models: Sequence[nn.Module], sample: torch.Tensor, device: torch.device):
-    """The batched forward for ``models``; ``sample`` (a couple of inputs) proves it runs."""
+def bundle_model(models: Sequence[nn.Module], sample: torch.Tensor, device: torch.device,
+                 seeds: Sequence[int] | None = None):
+    """The batched forward for ``models``; ``sample`` (a couple of inputs) proves it computes what each
+    model computes. ``seeds``: each configuration's seed, which its dropout draws from."""
     template = models[0]
-    if list(template.buffers()):
-        raise NotBatchable(f"{type(template).__name__} has buffers (e.g. BatchNorm running statistics)")
     if not all(p.requires_grad for p in template.parameters()):
         raise NotBatchable(f"{type(template).__name__} has frozen parameters (requires_grad=False)")
-    params = stack_parameters(models, device)
-    batched = HandBatchedMLP(template, params) if HandBatchedMLP.accepts(template) else None
-    if batched is None:
-        template = template.to(device)
-        batched = VmappedModule(template, params)
+    if HandBatchedMLP.accepts(template):
+        return HandBatchedMLP(template, stack_parameters(models, device))
+    folded = FoldedBundle(models, seeds if seeds is not None else [0] * len(models), torch.device(device))
+    why = _differs(folded, models, sample, device)
+    if why is None:
+        return folded
+    if list(template.buffers()):
+        raise NotBatchable(f"{type(template).__name__}: the bundled forward {why}, and a model with buffers "
+                           "cannot go through torch.func.vmap")
+    batched = VmappedModule(template.to(device), stack_parameters(models, device))
     try:
         with torch.no_grad():
             batched.forward(sample.to(device).unsqueeze(0).expand(len(models), *sample.shape))
     except Exception as exc:
-        raise NotBatchable(f"torch.func.vmap cannot map {type(template).__name__}: {exc}") from exc
+        raise NotBatchable(f"the bundled forward {why}, and torch.func.vmap cannot map "
+                           f"{type(template).__name__}: {exc}") from exc
     return batched
+
+
+def _differs(folded: FoldedBundle, models: Sequence[nn.Module], sample: torch.Tensor, device) -> str | None:
+    """Why the folded bundle's forward on ``sample`` (eval mode) is not each model's own, or None.
+
+    This guards what the layer swap cannot see: a forward that moves the batch axis (sequence-first
+    tensors through a Linear, say) or mixes examples (a mean over the batch)."""
+    try:
+        with torch.no_grad():  # the models' own failure is the user's to see, not a reason to fall back
+            expected = torch.stack([m.eval()(sample) for m in models])
+        try:
+            with torch.no_grad():
+                got = folded.forward_shared(sample.to(device)).cpu()
+        except Exception as exc:  # a layer the swap broke: the model is not batchable this way
+            return f"fails ({type(exc).__name__}: {exc})"
+    finally:
+        for m in models:
+            m.train()
+    if got.shape != expected.shape:
+        return f"gives outputs of shape {tuple(got.shape)}, not {tuple(expected.shape)}"
+    scale = expected.abs().max().clamp_min(1.0)
+    if not torch.allclose(got.float(), expected.float(), rtol=0, atol=CHECK_TOLERANCE * float(scale)):
+        return "differs from the models' own outputs (the forward moves or mixes the batch axis)"
+    return None

@@ -191,16 +191,20 @@ def _run_bundle(store, workload, configs, engine, device, events, report) -> Non
         store.finish(name, results)
         events.configs_done(len(results))
 
+    def notify(text: str) -> None:
+        if text not in report.notices:  # once per study, not once per bundle
+            report.notices.append(text)
+            events.notice(text)
+
     started = time.perf_counter()
     try:
         if engine == "bundled" and len(configs) > 1:
             try:
-                train_bundle(workload, configs, device=device, on_epoch=record, on_done=done, on_steps=events.steps)
+                train_bundle(workload, configs, device=device, on_epoch=record, on_done=done, on_steps=events.steps,
+                             on_notice=notify)
                 return
             except NotBatchable as exc:
-                notice = f"{workload.spec.workload.model}: {exc}; training its {len(configs)} configurations one at a time"
-                report.notices.append(notice)
-                events.notice(notice)
+                notify(f"{workload.spec.workload.model}: {exc}; training its configurations one at a time")
                 store.mark_running(name, ids)  # drop any epoch rows of the attempt
         train_sequential(workload, configs, device=device, on_epoch=record,
                          on_done=lambda results: (done(results), events.steps(workload.steps_per_config * len(results))))

@@ -1,9 +1,10 @@
 """Study specs: parse (TOML, YAML or a dict), validate before any training, expand the grid.
 
-A spec names a workload (dataset + model), training settings and a grid of init schemes x optimizers
-(each with lists of hyperparameters) x seeds. Every configuration of the grid gets a stable id: a hash
-of its canonical contents (workload, training settings, init, optimizer with all hyperparameters
-filled with their defaults, seed), independent of the engine, the database and the order of the grid.
+A spec names a workload (dataset, its options in ``[workload.data]``, model), training settings and
+a grid of init schemes x optimizers (each with lists of hyperparameters) x seeds. Every configuration
+of the grid gets a stable id: a hash of its canonical contents (workload, training settings, init,
+optimizer with all hyperparameters filled with their defaults, seed), independent of the engine, the
+database and the order of the grid.
 """
 
 from __future__ import annotations
@@ -39,12 +40,24 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Workload:
+    """The dataset and model every configuration shares.
+
+    ``options``: the model's (``[workload]``'s other keys). ``data``: the dataset's options
+    (``[workload.data]``), every option the dataset takes with the defaults filled in, so an omitted
+    option and its default name the same configurations; empty for a dataset that takes none, which
+    keeps the canonical dict (and every id) of such a workload as it was before datasets had options.
+    """
+
     dataset: str
     model: str = "mlp"
     options: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "model": self.model, **dict(self.options)}
+        out = {"dataset": self.dataset, "model": self.model, **dict(self.options)}
+        if self.data:
+            out["data"] = dict(self.data)
+        return out
 
 
 @dataclass(frozen=True)
@@ -250,7 +263,8 @@ def _parse_workload(table: Any, fail) -> Workload:
     model = table.get("model", "mlp")
     if not isinstance(model, str) or not model.strip():
         raise fail("workload.model", f"expected a model name or 'package.module:function', got {model!r}")
-    options = {k: v for k, v in table.items() if k not in ("dataset", "model")}
+    options = {k: v for k, v in table.items() if k not in ("dataset", "model", "data")}
+    data = _parse_data(dataset.strip(), table.get("data", {}), fail)
     if "hidden" in options:
         hidden = options["hidden"]
         if is_whole_number(hidden):
@@ -263,7 +277,27 @@ def _parse_workload(table: Any, fail) -> Workload:
             raise fail(f"workload.{key}", f"expected a whole number >= 1, got {options[key]!r}")
     if "activation" in options and not isinstance(options["activation"], str):
         raise fail("workload.activation", f"expected a name such as 'relu', got {options['activation']!r}")
-    return Workload(dataset.strip(), model.strip(), options)
+    return Workload(dataset.strip(), model.strip(), options, data)
+
+
+def _parse_data(dataset: str, table: Any, fail) -> dict[str, Any]:
+    """``[workload.data]``: the dataset's options, checked against what it takes, defaults filled in.
+
+    Reads only the dataset's name (no file, no data): an unknown name is left for ``prepare`` to
+    report (with the closest valid one), and then any given option passes through unchecked."""
+    from initopt.data import OptionError, options_of
+    from initopt.data.options import resolve_options
+
+    if not isinstance(table, Mapping):
+        raise fail("workload.data", f"expected a table of dataset options (e.g. p = 97), got {table!r}")
+    try:
+        declared = options_of(dataset)
+    except ValueError:
+        return dict(table)
+    try:
+        return resolve_options(dataset, declared, table)
+    except OptionError as exc:
+        raise fail(f"workload.data.{exc.option}" if exc.option else "workload.data", str(exc)) from None
 
 
 def _parse_train(table: Any, fail) -> TrainSettings:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from initopt.study.spec import OPTIMIZER_DEFAULTS
 from initopt.study.store import ConfigRow, Status
 
-LOWER_IS_BETTER = ("mse", "loss")
+LOWER_IS_BETTER = ("mse", "rmse", "perplexity", "loss")
 
 
 @dataclass(frozen=True)

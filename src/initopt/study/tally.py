@@ -10,6 +10,10 @@ of the per-step values that ``initopt.fit`` reports:
   For the built-in losses and metrics; it saves the per-step loss, metric and sums, which on a 2-core
   CPU are a tenth of a small MLP bundle's step. The values are the same as step by step: the same
   float32 means over each step's examples, the same float64 sum.
+
+A metric whose split value is a function of a mean (rmse = sqrt of the mean squared error,
+perplexity = exp of the mean cross-entropy; a ``BatchedMetric``) is added up as that mean, and the
+function applied once to the epoch's mean (``initopt.training.batched.metric_parts``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+
+from initopt.training.batched import metric_parts
 
 BatchedFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -30,7 +36,8 @@ class RunningTally:
     deferred = False  # ``record`` does not depend on where the step starts
 
     def __init__(self, k: int, n: int, metric_fn: BatchedFn, device: torch.device):
-        self.n, self.metric_fn = n, metric_fn
+        self.n = n
+        self.metric_fn, self.metric_finish = metric_parts(metric_fn)
         self.loss_sum = torch.zeros(k, dtype=torch.float64, device=device)
         self.metric_sum = torch.zeros(k, dtype=torch.float64, device=device)
 
@@ -47,8 +54,8 @@ class RunningTally:
         self.metric_sum.add_(self.metric_fn(output.detach(), target), alpha=m)
 
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(loss, metric)``, float64 ``(k,)`` means over the epoch."""
-        return self.loss_sum / self.n, self.metric_sum / self.n
+        """``(loss, metric)``, float64 ``(k,)`` over the epoch: means (the metric then finished)."""
+        return self.loss_sum / self.n, _finish(self.metric_finish, self.metric_sum / self.n)
 
 
 class DeferredTally:
@@ -60,7 +67,8 @@ class DeferredTally:
 
     def __init__(self, k: int, n: int, batch_size: int, example_output: torch.Tensor, y: torch.Tensor,
                  loss_fn: BatchedFn, metric_fn: BatchedFn):  # fmt: skip
-        self.k, self.n, self.batch_size, self.y, self.loss_fn, self.metric_fn = k, n, batch_size, y, loss_fn, metric_fn
+        self.k, self.n, self.batch_size, self.y, self.loss_fn = k, n, batch_size, y, loss_fn
+        self.metric_fn, self.metric_finish = metric_parts(metric_fn)
         self.outputs = example_output.new_empty(k, n, *example_output.shape)
         self.targets: torch.Tensor | None = None
 
@@ -80,7 +88,7 @@ class DeferredTally:
 
     @torch.no_grad()
     def finish(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._per_step(self.loss_fn), self._per_step(self.metric_fn)
+        return self._per_step(self.loss_fn), _finish(self.metric_finish, self._per_step(self.metric_fn))
 
     def _per_step(self, fn: BatchedFn) -> torch.Tensor:
         """``fn`` of every step (the full ones in one call: steps become configurations), weighted by
@@ -96,3 +104,7 @@ class DeferredTally:
         if whole < self.n:
             total += fn(self.outputs[:, whole:], self.targets[:, whole:]).double() * (self.n - whole)
         return total / self.n
+
+
+def _finish(finish, mean: torch.Tensor) -> torch.Tensor:
+    return mean if finish is None else finish(mean)

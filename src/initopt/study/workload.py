@@ -39,7 +39,7 @@ class PreparedWorkload:
         if self.probabilities and ":" not in self.spec.workload.model:
             options["probabilities"] = True
         return build_model(self.spec.workload.model, n_features=info.n_features, out=info.output_dim,
-                           input_shape=tuple(info.input_shape), **options)
+                           input_shape=tuple(info.input_shape), dataset=info, **options)
 
     def initialized_model(self, config: Config) -> nn.Module:
         """The model of ``config``: built, then its weights drawn with the config's scheme and seed."""
@@ -63,7 +63,9 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
     from initopt.training.objective import ObjectiveError, check_objective
 
     try:
-        splits = data.load(spec.workload.dataset)
+        splits = data.load(spec.workload.dataset, **spec.workload.data)
+    except data.OptionError as exc:
+        raise SpecError(f"workload.data.{exc.option}: {exc}") from None
     except (ValueError, OSError) as exc:
         raise SpecError(f"workload.dataset: {exc}") from None
     info = splits.train.info

@@ -7,6 +7,7 @@ configuration axis with ``torch.func.vmap``. Per configuration they equal ``init
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +33,13 @@ def _binary_crossentropy(output, target):
 
 
 def _cross_entropy(output, target):
-    k, b = target.shape[:2]
-    losses = F.cross_entropy(output.reshape(k * b, *output.shape[2:]), target.reshape(k * b, *target.shape[2:]).long(), reduction="none")
+    # classes on the last axis: (K, B, C) against (K, B), or per token (K, B, T, V) against (K, B, T)
+    k = target.shape[0]
+    if output.dim() == target.dim() + 1:
+        losses = F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1).long(), reduction="none")
+        return _mean_per_config(losses.view(k, -1))
+    b = target.shape[1]  # other targets (class probabilities) as F.cross_entropy takes them, per example
+    losses = F.cross_entropy(output.reshape(k * b, *output.shape[2:]), target.reshape(k * b, *target.shape[2:]), reduction="none")
     return _mean_per_config(losses.reshape(k, b, *losses.shape[1:]))
 
 
@@ -71,7 +77,8 @@ def _mse_gradient(output, target):
 
 
 def _cross_entropy_gradient(output, target):
-    # d/do of mean(-log softmax(o)[y]) = (softmax(o) - onehot(y)) / n, n the examples per configuration
+    # d/do of mean(-log softmax(o)[y]) = (softmax(o) - onehot(y)) / n, n the examples (tokens, for
+    # per-token targets) per configuration; classes on the last axis
     p = torch.softmax(output, dim=-1)
     index = target.long().unsqueeze(-1)
     p.scatter_(-1, index, p.gather(-1, index).sub_(1.0))
@@ -98,8 +105,33 @@ def batched_loss_gradient(loss) -> BatchedFn | None:
     return _LOSS_GRADIENTS.get(loss_name(loss))
 
 
+@dataclass(frozen=True)
+class BatchedMetric:
+    """A metric of K configurations whose value over a split is ``finish`` of a mean (rmse, perplexity).
+
+    ``mean(output, target) -> (K,)``: each configuration's batch mean of the quantity that averages
+    over a split; the tallies add it up and call ``finish`` once on the split's mean. Calling the
+    metric gives the value of one batch alone, ``finish(mean(output, target))``.
+    """
+
+    mean: BatchedFn
+    finish: Callable[[torch.Tensor], torch.Tensor]
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.mean(output, target))
+
+
+def metric_parts(metric_fn: BatchedFn) -> tuple[BatchedFn, Callable[[torch.Tensor], torch.Tensor] | None]:
+    """``(mean, finish)`` of a batched metric: what to add up over a split's batches, weighted by their
+    sizes, and what to apply to the split's mean (``None``: the mean is the metric)."""
+    if isinstance(metric_fn, BatchedMetric):
+        return metric_fn.mean, metric_fn.finish
+    return metric_fn, None
+
+
 def batched_metric(metric, loss) -> tuple[str, BatchedFn]:
-    """``(name, fn)``: the metric of each configuration, ``fn(output, target) -> (K,)``."""
+    """``(name, fn)``: the metric of each configuration, ``fn(output, target) -> (K,)``; for rmse and
+    perplexity ``fn`` is a :class:`BatchedMetric` (see :func:`metric_parts`)."""
     probabilities = not callable(loss) and loss_name(loss) in PROBABILITY_LOSSES
     resolved = get_metric(metric, probabilities=probabilities)
     if callable(metric):
@@ -107,4 +139,5 @@ def batched_metric(metric, loss) -> tuple[str, BatchedFn]:
     if resolved.name == "accuracy":
         threshold = 0.5 if probabilities else 0.0
         return "accuracy", lambda output, target: _mean_per_config(correct(output, target, threshold=threshold).float())
-    return resolved.name, _mse  # the only other named metric
+    mean = _cross_entropy if resolved.name == "perplexity" else _mse  # perplexity's; mse's and rmse's
+    return resolved.name, BatchedMetric(mean, resolved.finish) if resolved.finish is not None else mean

@@ -112,12 +112,21 @@ def _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns
         sums["loss"] += value * n
         with torch.no_grad():
             for metric in metric_fns:
-                sums[metric.name] += metric(output.detach(), y).item() * n
-        logs = {key: total / seen for key, total in sums.items()}
+                sums[metric.name] += metric.mean(output.detach(), y).item() * n
+        logs = _means(sums, seen, metric_fns)
         if progress:
             progress.update(step, logs)
         _each(callbacks, "on_batch_end", step - 1, logs)
-    return {key: total / seen for key, total in sums.items()}, None
+    return _means(sums, seen, metric_fns), None
+
+
+def _means(sums: dict[str, float], n: int, metric_fns: Sequence[Metric]) -> dict[str, float]:
+    """The loss and metrics of ``n`` examples from their sums: each metric's mean, then its finish
+    (rmse's root, perplexity's exp) on the mean over all of them, not per batch."""
+    logs = {key: total / n for key, total in sums.items()}
+    for metric in metric_fns:
+        logs[metric.name] = metric.final(logs[metric.name])
+    return logs
 
 
 @torch.no_grad()
@@ -144,10 +153,10 @@ def evaluate(
             n = len(y)
             sums["loss"] += loss_fn(output, y).item() * n
             for metric in metric_fns:
-                sums[metric.name] += metric(output, y).item() * n
+                sums[metric.name] += metric.mean(output, y).item() * n
     finally:
         model.train(was_training)
-    return {key: total / len(batches) for key, total in sums.items()}
+    return _means(sums, len(batches), metric_fns)
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:

@@ -4,7 +4,10 @@
   the texts folded into the loss, computed stably.
 - ``binary_crossentropy``: binary cross-entropy on probabilities, as in the Keras example
   (``-mean(y*log(p) + (1-y)*log(1-p))``, with p clipped to [1e-7, 1 - 1e-7] like Keras).
-- ``cross_entropy``: softmax cross-entropy on logits, integer class targets.
+- ``cross_entropy``: softmax cross-entropy on logits, integer class targets, classes on the last axis:
+  ``(B, C)`` against ``(B,)``, or one class per position of a sequence, ``(B, T, V)`` against
+  ``(B, T)``, the mean over every position (PyTorch's ``F.cross_entropy`` wants classes on axis 1;
+  sequence models emit them last, so the positions are flattened first).
 - ``mse``: mean squared error.
 """
 
@@ -39,7 +42,16 @@ def binary_crossentropy(output: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy(output, target.to(output.dtype))
 
 
+def per_position(output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, ..., V)`` logits against ``(B, ...)`` classes as ``(N, V)`` against ``(N,)``: classes on
+    the last axis, every leading position one row. Other shapes pass through."""
+    if output.dim() > 2 and target.dim() == output.dim() - 1:
+        return output.reshape(-1, output.shape[-1]), target.reshape(-1)
+    return output, target
+
+
 def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    output, target = per_position(output, target)
     return F.cross_entropy(output, target.long())
 
 

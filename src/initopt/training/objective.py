@@ -21,8 +21,10 @@ class ObjectiveError(ValueError):
 def check_objective(loss: str, metric: str, task: str, output: torch.Tensor, target: torch.Tensor) -> tuple[str, str]:
     """Canonical ``(loss, metric)`` names, after trying both on a model's output for a few examples.
 
-    ``task`` is the dataset's (``binary``, ``multiclass``, ``regression``). Raises ``ObjectiveError``
-    when a name is unknown, when accuracy is asked of a regression, or when the loss or the metric
+    ``task`` is the dataset's (``binary``, ``multiclass``, ``regression``). Per-token targets
+    (``(n, T)`` against ``(n, T, V)`` outputs) are a multiclass task. Raises ``ObjectiveError`` when
+    a name is unknown, when accuracy is asked of a regression or perplexity of anything but a
+    multiclass task, or when the loss or the metric
     cannot take this output and these targets (e.g. ``mse`` on ten-class logits).
     """
     try:
@@ -34,7 +36,10 @@ def check_objective(loss: str, metric: str, task: str, output: torch.Tensor, tar
     except ValueError as exc:
         raise ObjectiveError("metric", str(exc)) from None
     if metric_fn.name == "accuracy" and task == "regression":
-        raise ObjectiveError("metric", "accuracy needs a classification task; this dataset is a regression: use mse")
+        raise ObjectiveError("metric", "accuracy needs a classification task; this dataset is a regression: use mse or rmse")
+    if metric_fn.name == "perplexity" and task != "multiclass":
+        raise ObjectiveError("metric", f"perplexity is exp of a cross-entropy over classes and needs a multiclass task; "
+                                       f"this dataset is {task}")
     for field, fn in (("loss", loss_fn), ("metric", metric_fn)):
         try:
             with torch.no_grad(), warnings.catch_warnings():

@@ -1,0 +1,100 @@
+"""A user's model as one bundle of K configurations: the model's own forward, run once on the folded
+batch, with each layer that has parameters, state or randomness swapped for its bundled counterpart.
+
+``FoldedBundle(models, seeds)`` walks the first model's module tree beside the K models: a module
+of a registered type becomes its bundled layer (stacking the K modules' parameters); a module with
+neither parameters, buffers nor dropout below it is kept as it is (shared by every configuration); a
+container is rebuilt from its converted children (the user's ``forward`` is untouched); a module that
+holds parameters of its own and has no bundled layer goes through the generic path
+(:mod:`initopt.study.bundled.generic`), and one that holds buffers too cannot be bundled.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from initopt.study.bundled.base import BundleContext, Unsupported
+from initopt.study.bundled.generic import GenericLayer
+
+
+class NotBatchable(Exception):
+    """This architecture cannot be trained as one batched model."""
+
+
+def _registry() -> dict[type, type]:
+    from initopt.study.bundled import LAYERS
+
+    return {kind: layer for layer in LAYERS for kind in layer.replaces}
+
+
+def _has_state(module: nn.Module) -> bool:
+    """Parameters, buffers or dropout anywhere below ``module``."""
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers()) or any(
+        isinstance(m, nn.Dropout) for m in module.modules())
+
+
+class FoldedBundle:
+    """K models of one architecture trained as one: ``forward`` takes per-configuration batches
+    ``(K, B, ...)``, ``forward_shared`` one input ``(N, ...)`` seen by every configuration (evaluation).
+    ``params`` maps the bundle's parameter names to ``(K, ...)`` leaves; ``generic`` names the layers
+    that went through the generic path."""
+
+    def __init__(self, models: Sequence[nn.Module], seeds: Sequence[int], device: torch.device):
+        self.k = len(models)
+        generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+        self.context = BundleContext(self.k, generators)
+        self.generic: list[str] = []
+        self.module = self._convert(models[0], list(models), "", _registry()).to(device)
+        self.params = dict(self.module.named_parameters())
+
+    def _convert(self, template: nn.Module, modules: list[nn.Module], path: str, registry) -> nn.Module:
+        name = path or type(template).__name__
+        layer = registry.get(type(template))
+        if layer is not None:
+            try:
+                return layer(modules, self.context)
+            except Unsupported as exc:
+                return self._generic(template, modules, name, str(exc))
+        if not _has_state(template):
+            return template
+        direct = list(template.parameters(recurse=False)) + list(template.buffers(recurse=False))
+        if direct or not template._modules:
+            return self._generic(template, modules, name, "no bundled layer for this module type")
+        converted = copy.copy(template)
+        converted._modules = {
+            child: self._convert(sub, [m._modules[child] for m in modules], f"{path}.{child}" if path else child, registry)
+            for child, sub in template._modules.items()
+        }
+        return converted
+
+    def _generic(self, template: nn.Module, modules: list[nn.Module], name: str, why: str) -> nn.Module:
+        if any(True for _ in template.buffers()):
+            raise NotBatchable(f"layer {name} ({type(template).__name__}) has buffers and no bundled layer ({why})")
+        if any(isinstance(m, nn.Dropout) for m in template.modules()):
+            raise NotBatchable(f"layer {name} ({type(template).__name__}) has dropout inside and no bundled layer ({why})")
+        self.generic.append(f"{name} ({type(template).__name__}: {why})")
+        return GenericLayer(modules, self.context)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Training: ``(K, B, ...)`` -> ``(K, B, ...)``, the model in train mode. The gradients of this
+        forward are for ``torch.autograd.grad``, used before the next step (layers may reuse buffers)."""
+        self.module.train()
+        self.context.reuse_gradients = True
+        return self._folded(x.reshape(self.k * x.shape[1], *x.shape[2:]), x.shape[1])
+
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluation: one ``(N, ...)`` input for every configuration -> ``(K, N, ...)``, in eval mode."""
+        self.module.eval()
+        folded = x.unsqueeze(0).expand(self.k, *x.shape).reshape(self.k * x.shape[0], *x.shape[1:])
+        return self._folded(folded, x.shape[0])
+
+    def _folded(self, x: torch.Tensor, per_config: int) -> torch.Tensor:
+        self.context.per_config = per_config
+        out = self.module(x)
+        if not isinstance(out, torch.Tensor) or out.dim() == 0 or out.shape[0] != self.k * per_config:
+            raise NotBatchable("the model's output does not keep the batch as its first dimension")
+        return out.view(self.k, per_config, *out.shape[1:])
