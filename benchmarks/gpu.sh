@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything initopt measures or checks on a GPU, in one call of the device tool, tables under $OUT:
-#   PYTHONPATH=src bash benchmarks/gpu.sh            (about 6 minutes on an H100)
+#   PYTHONPATH=src bash benchmarks/gpu.sh            (about 8 minutes on an H100)
 # The device image has torch, triton, rich, typer, matplotlib, scikit-learn, pandas, pytest and
 # pytest-xdist, and no network: the suites below need nothing else. Each step has its own time limit
 # and the next one runs when an earlier one fails.
@@ -34,6 +34,12 @@ timeout 120 python3 benchmarks/optim_tune.py --shapes gpt2-124m --blocks 1024,20
   timeout 60 python3 benchmarks/study_profile.py --device cuda --k 512 --epochs 5 --rows 30; } \
     > "$OUT/study_cuda.txt" 2>&1
 
+# studies of real models (bundled layers): each workload of the architectures issue at K=256, plain loop
+# vs bundled engine (eager: CUDA graphs capture only hand-batched MLP bundles so far)
+for workload in mnist1d-cnn cnn2d transformer mf; do
+    timeout 90 python3 benchmarks/study_throughput.py --workload $workload --device cuda --k 256 --sample 2
+done > "$OUT/study_models_cuda.txt" 2>&1
+
 # the main job as a user runs it, on the GPU: the default study (240 configurations x 10 epochs) into a
 # fresh SQLite file, with its HTML report; and the bench command
 TIMEFORMAT="initopt study run: %R s wall"
@@ -44,9 +50,10 @@ TIMEFORMAT="initopt study run: %R s wall"
 # the CUDA tests: Triton kernels compiled on the GPU (against their reference, torch.optim, float64,
 # a CUDA-graph replay), the batched optimizer, the engine's CUDA-graph epochs against eager ones
 timeout 200 python3 -m pytest -q -p no:cacheprovider -n 8 tests/init tests/optim tests/training tests/study/test_engines.py \
+    tests/study/test_engines_models.py tests/study/bundled \
     > "$OUT/tests_gpu.txt" 2>&1
 
 cat "$OUT/optim_step_cuda.txt" "$OUT/optim_tune_cuda.txt"
-grep -E "^(study throughput|plain|initopt|  of which|ratio|K=)" "$OUT/study_cuda.txt"
+grep -E "^(study throughput|plain|initopt|  of which|ratio|K=)" "$OUT/study_cuda.txt" "$OUT/study_models_cuda.txt"
 tail -n 6 "$OUT/cli_cuda.txt"
 echo "tests: $(tail -n 1 "$OUT/tests_gpu.txt")"
