@@ -145,14 +145,44 @@ def test_integer_inputs_and_zero_embeddings():
     assert diagnosis.verdict is Verdict.SYMMETRIC
 
 
-def test_an_embedding_is_not_judged_by_unit_symmetry_or_fan_targets():
-    from initopt.doctor import Verdict, diagnose
-
+def test_an_embedding_s_units_are_its_columns_not_its_rows():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Embedding(100, 8), nn.Flatten(), nn.Linear(8 * 4, 1))
     nn.init.zeros_(model[0].weight)  # most rows unseen by the batch: identical zero rows and zero gradients
     tokens = torch.randint(0, 10, (16, 4))
     diagnosis = diagnose(model, tokens, torch.rand(16, 1), "mse")
     embedding = diagnosis.layers[0]
-    assert embedding.verdict != Verdict.SYMMETRIC
-    assert embedding.layer.weight.symmetry is None and embedding.layer.weight.he_std is None
+    # the 8 columns start equal, but the Linear behind them gives each its own gradient; no fan targets
+    assert embedding.layer.weight.symmetry == 1.0 and embedding.layer.weight.symmetry_kept == 0.0
+    assert embedding.verdict is not Verdict.SYMMETRIC and embedding.layer.weight.he_std is None
+
+
+def _built(name: str, dataset: str, scheme: str, **options) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    from initopt import data
+    from initopt.models import build_model
+
+    train = data.load(dataset).train
+    info = train.info
+    model = build_model(name, n_features=info.n_features, out=info.output_dim, input_shape=info.input_shape,
+                        dataset=info, **options)
+    ii.initialize(model, scheme, seed=0)
+    return model, train.x[:128], train.y[:128]
+
+
+def test_zero_factor_tables_of_matrix_factorization_are_symmetric():
+    # p_u = q_i = 0: each table's gradient is the other table, 0, so no factor can ever move
+    model, x, y = _built("mf", "synthetic-ratings", "zeros", dim=8)
+    diagnosis = diagnose(model, x, y, "mse")
+    assert [item.verdict for item in diagnosis.layers[:2]] == [Verdict.SYMMETRIC] * 2
+    assert diagnosis.suggestions[0].startswith("layer 1 (Embedding 300x8): 100% of its 8 units have identical")
+    assert diagnosis.suggestions[0].endswith("use gpt2 (random weights break the symmetry; zeros are fine for biases)")
+    assert diagnose(_built("mf", "synthetic-ratings", "gpt2", dim=8)[0], x, y, "mse").healthy
+
+
+def test_gpt2_residual_projections_are_small_by_design_not_vanishing():
+    # 0.02 / sqrt(12) on a 64-wide stream: the branch ends output ~0.006, below the 1/100 ratio
+    model, x, y = _built("transformer", "modular-addition", "gpt2", layers=6)
+    diagnosis = diagnose(model, x, y, "cross_entropy")
+    residual = [item.layer for item in diagnosis.layers if item.layer.residual]
+    assert len(residual) == 12 and all(layer.act.std < 0.01 for layer in residual)
+    assert diagnosis.healthy, diagnosis

@@ -101,3 +101,55 @@ def test_every_field_is_checked(kwargs, message, capsys):
         doctor(**arguments)
     text = str(error.value)
     assert "\n" not in text and text.startswith(message.split(":")[0]) and message in text, text
+
+
+# -- the workload from a study spec, dataset options: bad input names the field ---------------------
+SPEC_TEXT = """name = "s"
+[workload]
+dataset = "modular-addition"
+model = "transformer"
+{extra}
+[workload.data]
+p = 13
+[grid]
+init = ["gpt2"]
+[[grid.optimizer]]
+name = "adamw"
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "kwargs", "message"),
+    [
+        ("", {"model": "mlp"}, "--model: --spec s.toml names the workload; leave --model out"),
+        ("", {"depth": 3}, "--depth: --spec s.toml names the workload"),
+        ("", {"data_option": ["p=1"]}, "--data-option p: dataset 'modular-addition' option 'p': must be in [2, 1000], got 1"),
+        ("", {"data_option": ["q=1"]}, "--data-option q: dataset 'modular-addition' has no option 'q'"),
+        ("", {"data_option": ["p"]}, "--data-option: expected KEY=VALUE, got 'p'"),
+        ("heads = 5", {}, "--spec s.toml: workload.heads: model 'transformer': option 'heads' (5) must divide d_model"),
+        ("layers = 0", {}, "--spec s.toml: workload.layers:"),
+        ('[train]\nloss = "mse"', {}, "--spec s.toml: train.loss: 'mse' does not fit this multiclass task"),
+        ("", {"spec": Path("missing.toml")}, "--spec missing.toml: spec file not found"),
+        ("", {"spec": None, "dataset": "modular-addition", "data_option": ["p=x"]},
+         "--data-option p: dataset 'modular-addition' option 'p': expected a whole number"),
+        ("", {"spec": None, "dataset": "digits", "data_option": ["p=3"]}, "--data-option p: dataset 'digits' takes no options"),
+        ("", {"spec": None, "dataset": "text:none.txt", "model": "transformer"}, "--dataset: none.txt: no such file"),
+        ("", {"spec": None, "dataset": "synthetic-ratings", "model": "transformer"}, "--model: model 'transformer' needs token"),
+    ],
+)
+def test_spec_and_data_options_are_checked(extra, kwargs, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(SPEC_TEXT.format(extra=extra))
+    arguments = {"spec": Path("s.toml"), "batch_size": 8, **kwargs}
+    with pytest.raises(ValueError) as error:
+        doctor(**arguments)
+    text = str(error.value)
+    assert "\n" not in text and text.startswith(message), text
+
+
+def test_a_spec_gives_the_workload_and_data_options_change_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(SPEC_TEXT.format(extra="d_model = 16\nheads = 2"))
+    doctor(spec=Path("s.toml"), data_option=["p=7"], init="gpt2", batch_size=16)
+    out = capsys.readouterr().out
+    assert "tok Embedding 8x16" in out and "head Linear 16->7" in out and "verdict: healthy" in out

@@ -121,6 +121,12 @@ def test_unfinished_and_single_seed_studies_are_flagged(make_study):
     assert any("have not finished" in note for note in report.notes)
     assert any("One seed per configuration" in note for note in report.notes)
     assert "no test is possible" in report.recommendation.verdict
+    # and the renderers print no Welch line with p = n/a "not told apart" under that verdict
+    from initopt.report.html import render_html
+    from initopt.report.markdown import render_markdown
+
+    for text in (render_html(report, []), render_markdown(report, [], "files", "leaderboard.csv")):
+        assert "no test is possible" in text and "Welch's two-sided" not in text
 
 
 def test_the_real_tiny_study(tiny_report):

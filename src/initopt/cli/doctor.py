@@ -4,12 +4,14 @@ With no arguments: a 50-layer, 256-wide ReLU MLP (``deep-mlp``) with He weights 
 of 256 ``seed-binary`` training examples, backward from the dataset's loss. Prints the per-layer
 table, the verdict and one suggestion per problem. ``--plot depth.png`` also draws activation and
 gradient std against depth for zeros, N(0, 1), N(0, 0.01^2), xavier_normal and he_normal (plus
-``--init`` if it is none of them) on the same model.
+``--init`` if it is none of them) on the same model. ``--spec study.toml`` takes the workload
+(dataset, its options, model, model options, loss) from a study spec.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,10 +19,36 @@ import typer
 
 WIDE_TABLE = 200  # columns when stdout is not a terminal
 
+DEFAULT_DATASET, DEFAULT_MODEL = "seed-binary", "deep-mlp"
 DEFAULT_DEPTH, DEFAULT_WIDTH, DEFAULT_HIDDEN, DEFAULT_ACTIVATION = 50, 256, "64", "relu"
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-#: The model options each built-in takes from the command line.
-_MODEL_OPTIONS = {"mlp": ("hidden", "activation"), "deep-mlp": ("depth", "width", "activation"), "cnn1d": ("activation",)}
+#: The model options each built-in takes from the command line (the others: through --spec).
+_MODEL_OPTIONS = {"mlp": ("hidden", "activation"), "deep-mlp": ("depth", "width", "activation"), "cnn1d": ("activation",),
+                  "cnn2d": ("depth", "activation")}
+
+
+@dataclass(frozen=True)
+class _Workload:
+    """What the doctor builds and probes; ``where(key)`` names the field an error is about."""
+
+    dataset: str
+    data: dict[str, Any]
+    model: str
+    options: dict[str, Any]
+    loss: str | None = None
+    spec: Path | None = None
+    cli_data: frozenset[str] = field(default_factory=frozenset)  # the data options given as --data-option
+
+    def where(self, key: str) -> str:
+        """The field an error is about, as the user wrote it; ``key``: ``dataset``, ``model``, a model
+        option, or ``data.OPTION`` (``data``: the options as a whole)."""
+        if key == "data" or key.startswith("data."):
+            option = key.partition(".")[2]
+            if self.spec is None or option in self.cli_data:
+                return f"--data-option {option}".rstrip()
+        if self.spec is not None:
+            return f"--spec {self.spec}: workload.{key}"
+        return "--dataset" if key == "dataset" else "--model"
 
 
 def _model_options(model: str, depth: int | None, width: int | None, hidden: str | None, activation: str | None) -> dict[str, Any]:
@@ -47,9 +75,33 @@ def _model_options(model: str, depth: int | None, width: int | None, hidden: str
             raise ValueError(f"--activation: {exc}") from None
     if key == "deep-mlp":
         options["depth"], options["width"] = depth or DEFAULT_DEPTH, width or DEFAULT_WIDTH
+    elif depth is not None:
+        options["depth"] = depth
     if key == "mlp":
         options["hidden"] = parse_sizes(DEFAULT_HIDDEN if hidden is None else hidden)
     return options
+
+
+def _workload(spec: Path | None, dataset: str | None, model: str | None, data_options: dict[str, Any],
+              flags: dict[str, Any]) -> _Workload:
+    """The workload from ``--spec`` (with ``--data-option`` on top), else from the command line."""
+    if spec is None:
+        model = model or DEFAULT_MODEL
+        return _Workload(dataset or DEFAULT_DATASET, data_options, model, _model_options(model, **flags),
+                         cli_data=frozenset(data_options))
+    given = [name for name, value in (("dataset", dataset), ("model", model), *flags.items()) if value is not None]
+    if given:
+        raise ValueError(f"--{given[0]}: --spec {spec} names the workload; leave --{given[0]} out "
+                         "(--data-option changes one of its dataset options)")
+    from initopt.study.spec import SpecError, parse_spec, read_spec_file
+
+    try:
+        parsed = parse_spec(read_spec_file(spec), origin=str(spec))
+    except SpecError as exc:
+        raise ValueError(f"--spec {exc}") from None
+    workload = parsed.workload
+    return _Workload(workload.dataset, {**workload.data, **data_options}, workload.model, dict(workload.options),
+                     parsed.train.loss, spec, frozenset(data_options))
 
 
 def _check_plot(plot: Path | None) -> None:
@@ -62,70 +114,64 @@ def _check_plot(plot: Path | None) -> None:
 
 
 def doctor(
-    dataset: Annotated[str, typer.Option(help="Built-in dataset, csv:PATH:TARGET or PATH.npz.")] = "seed-binary",
-    model: Annotated[str, typer.Option(help="mlp, deep-mlp, cnn1d, or a factory package.module:function.")] = "deep-mlp",
-    init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01 or lsuv.")] = "he_normal",
-    depth: Annotated[int | None, typer.Option(help=f"Hidden layers of deep-mlp (default {DEFAULT_DEPTH}).")] = None,
+    dataset: Annotated[str | None, typer.Option(help=f"Built-in dataset, csv:PATH:TARGET, PATH.npz, text:PATH or ratings:PATH (default {DEFAULT_DATASET}).")] = None,
+    data_option: Annotated[list[str] | None, typer.Option("--data-option", help="A dataset option KEY=VALUE, e.g. p=113 (repeatable; see docs/data.md).")] = None,
+    spec: Annotated[Path | None, typer.Option(help="Take the workload (dataset, data options, model, model options, loss) from this study spec.")] = None,
+    model: Annotated[str | None, typer.Option(help=f"mlp, deep-mlp, cnn1d, cnn2d, transformer, mf, or a factory package.module:function (default {DEFAULT_MODEL}).")] = None,
+    init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01, gpt2 or lsuv.")] = "he_normal",
+    depth: Annotated[int | None, typer.Option(help=f"Hidden layers of deep-mlp (default {DEFAULT_DEPTH}), blocks of cnn2d.")] = None,
     width: Annotated[int | None, typer.Option(help=f"Width of deep-mlp's hidden layers (default {DEFAULT_WIDTH}).")] = None,
     hidden: Annotated[str | None, typer.Option(help=f"Hidden sizes of mlp, comma-separated (default {DEFAULT_HIDDEN}).")] = None,
     activation: Annotated[str | None, typer.Option(help=f"Hidden activation of the built-ins (default {DEFAULT_ACTIVATION}).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Training examples in the probe batch.")] = 256,
-    loss: Annotated[str | None, typer.Option(help="Loss for the backward pass; default follows the dataset.")] = None,
+    loss: Annotated[str | None, typer.Option(help="Loss for the backward pass; default: the spec's, else the dataset's.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also draw activation/gradient std against depth for several schemes (.png, .svg, .pdf).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the init draw and the probe batch.")] = 0,
 ) -> None:
     """Print the per-layer table, the verdict (healthy, vanishing, exploding, dead, symmetric) and what to change."""
-    from initopt.cli.options import parse_scheme
+    from initopt.cli.options import parse_assignments, parse_scheme
 
     if batch_size < 2:
         raise ValueError(f"--batch-size must be >= 2 (a std needs two examples), got {batch_size}")
     _check_plot(plot)
-    options = _model_options(model, depth, width, hidden, activation)
+    flags = {"depth": depth, "width": width, "hidden": hidden, "activation": activation}
+    work = _workload(spec, dataset, model, parse_assignments(data_option or [], "--data-option"), flags)
     scheme_spec = parse_scheme(init)
 
     import torch
     from rich.console import Console
 
-    from initopt import data as datasets
     from initopt import init as inits
     from initopt.doctor import diagnose
-    from initopt.models import build_model
     from initopt.training.objective import ObjectiveError, check_objective
 
     try:
         scheme = inits.get(scheme_spec)
     except ValueError as exc:
         raise ValueError(f"--init: {exc}") from None
-    try:
-        train = datasets.load(dataset).train
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"--dataset: {exc}") from None
+    train = _training_split(work)
     info = train.info
-    loss_name = loss or info.default_loss
-
-    def build() -> torch.nn.Module:
-        try:
-            return build_model(model, n_features=info.n_features, out=info.output_dim,
-                               input_shape=tuple(info.input_shape), dataset=info, **options)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"--model: {exc}") from None
+    loss_used = loss or work.loss or info.default_loss
+    build, options = _model_builder(work, info, loss_used)
 
     index = torch.randperm(len(train.x), generator=torch.Generator().manual_seed(seed))[:batch_size]
-    x, y = train.x[index], train.y[index]
+    x, y = train.x[index], train.y[index]  # token and id inputs stay int64
     net = build()
     try:
         with torch.no_grad():
             output = net(x[:2])
     except Exception as exc:  # a model that cannot take this dataset's inputs
-        raise ValueError(f"--model: {model!r} fails on {info.name} inputs of shape {tuple(x.shape[1:])}: {exc}") from None
+        raise ValueError(f"{work.where('model')}: {work.model!r} fails on {info.name} inputs of shape "
+                         f"{tuple(x.shape[1:])}: {exc}") from None
     try:
-        loss_name, _ = check_objective(loss_name, info.default_metric, info.task, output, y[:2])
+        loss_used, _ = check_objective(loss_used, info.default_metric, info.task, output, y[:2])
     except ObjectiveError as exc:
-        raise ValueError(f"--{exc.field}: {exc}") from None
+        from_spec = work.spec is not None and loss is None and work.loss is not None
+        raise ValueError(f"{f'--spec {work.spec}: train.' if from_spec else '--'}{exc.field}: {exc}") from None
     if plot is not None:
         _check_writable(plot)
     inits.initialize_with_data(net, scheme, "zeros", data=train.x, seed=seed)
-    diagnosis = diagnose(net, x, y, loss_name, seed=seed)
+    diagnosis = diagnose(net, x, y, loss_used, seed=seed)
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else WIDE_TABLE)  # a pipe or log would wrap at 80
     console.print(diagnosis)
@@ -133,7 +179,49 @@ def doctor(
     for line in diagnosis.suggestions:
         print(f"suggestion: {line}")
     if plot is not None:
-        _plot(build, x, y, loss_name, scheme.spec(), train.x, seed, plot, title=_title(model, options, info.name, len(x)))
+        title = _title(work.model, options, info.name, len(x))
+        _plot(build, x, y, loss_used, scheme.spec(), train.x, seed, plot, title=title)
+
+
+def _training_split(work: _Workload):  # type: ignore[no-untyped-def]
+    """The dataset's training split; an error names the option or the dataset as the user gave it."""
+    from initopt import data as datasets
+
+    try:
+        return datasets.load(work.dataset, **work.data).train
+    except datasets.OptionError as exc:
+        raise ValueError(f"{work.where(f'data.{exc.option}' if exc.option else 'data')}: {exc}") from None
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{work.where('dataset')}: {exc}") from None
+
+
+def _model_builder(work: _Workload, info: Any, loss: str):  # type: ignore[no-untyped-def]
+    """``(build, options)``: a function that builds a fresh model of the workload, and its options.
+
+    With a loss on probabilities the built-ins end in a sigmoid, as in a study."""
+    import torch
+
+    from initopt.models import build_model
+    from initopt.models.factory import ModelOptionError
+    from initopt.training.losses import PROBABILITY_LOSSES, loss_name
+
+    options = dict(work.options)
+    try:
+        if loss_name(loss) in PROBABILITY_LOSSES and ":" not in work.model:
+            options["probabilities"] = True
+    except ValueError:
+        pass  # an unknown loss is reported once the model's output is known, naming the field
+
+    def build() -> torch.nn.Module:
+        try:
+            return build_model(work.model, n_features=info.n_features, out=info.output_dim,
+                               input_shape=tuple(info.input_shape), dataset=info, **options)
+        except ModelOptionError as exc:
+            raise ValueError(f"{work.where(exc.option)}: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{work.where('model')}: {exc}") from None
+
+    return build, options
 
 
 def _check_writable(path: Path) -> None:
@@ -146,7 +234,7 @@ def _check_writable(path: Path) -> None:
 
 
 def _title(model: str, options: dict[str, Any], dataset: str, batch: int) -> str:
-    if model.strip().lower().replace("_", "-") == "deep-mlp":
+    if model.strip().lower().replace("_", "-") == "deep-mlp" and {"activation", "depth", "width"} <= set(options):
         from initopt.models import make_activation
 
         activation = type(make_activation(options["activation"])).__name__  # "relu" -> "ReLU"

@@ -28,6 +28,7 @@ from torch.nn.modules.conv import _ConvNd, _ConvTransposeNd
 
 from initopt.doctor.measures import SignalStats, dead_fraction, duplicate_fraction, population_std, signal_stats
 from initopt.init.fans import compute_fans
+from initopt.init.roles import is_residual_projection
 from initopt.init.variance_scaling import glorot_std, he_std, lecun_std
 
 __all__ = ["LayerProbe", "Probe", "WeightProbe", "probe", "untouched"]
@@ -54,6 +55,12 @@ class WeightProbe:
     unit's; ``symmetry_kept``: the same with the weights' gradients appended, i.e. the units that
     one gradient step leaves identical (None without a backward pass). ``grad_std``: population
     std of the weight's gradient.
+
+    An Embedding table ``(num, dim)`` has no fans here (a lookup sums nothing; its rows are tokens,
+    and tokens that the batch does not contain share zero gradients). Its units are its ``dim``
+    columns, the coordinates it outputs: a constant table makes them identical, and they stay so
+    when nothing downstream tells them apart (the two factor tables of matrix factorization, both
+    zero, give each other zero gradients). A width-1 table (a learned bias per index) is one unit.
     """
 
     parameter: str
@@ -80,7 +87,9 @@ class LayerProbe:
     activation module's type. ``act`` holds mean, std and max |a| of the layer's output (after the
     activation); ``dead_fraction`` the fraction of units 0 for every input, for rectifiers only.
     ``output_grad_std``: population std of d(loss)/d(output) (None without a backward pass).
-    ``is_output``: this row's output is the model's output.
+    ``is_output``: this row's output is the model's output. ``residual``: the layer ends a residual
+    branch (``initopt.init.mark_residual``, or a module named ``c_proj``): its output is added to a
+    stream that carries the signal, so it may be small by design (GPT-2's ``1/sqrt(N)``, Fixup).
     """
 
     index: int
@@ -94,6 +103,7 @@ class LayerProbe:
     weight: WeightProbe | None
     output_grad_std: float | None
     is_output: bool
+    residual: bool = False
 
     @property
     def label(self) -> str:
@@ -288,16 +298,19 @@ def _weight_probe(module: nn.Module, grads: dict[int, torch.Tensor | None], back
     pname, weight, bias = found
     stats = signal_stats(weight)
     grad_w, grad_b = grads.get(id(weight)), None if bias is None else grads.get(id(bias))
-    # an Embedding's rows are tokens, not units: no fan targets, no symmetry (unseen tokens share zero gradients)
-    matrix = weight.dim() >= 2 and not isinstance(module, nn.Embedding)
+    embedding = isinstance(module, nn.Embedding)
+    matrix = weight.dim() >= 2 and not embedding
     fan_in = fan_out = None
     symmetry = kept = None
     if matrix:
         fan_in, fan_out = compute_fans(weight)
-        units = weight.transpose(0, 1) if isinstance(module, _ConvTransposeNd) else weight
+    if matrix or (embedding and weight.shape[1] > 1):
+        # units on dim 0: a ConvTranspose's weight is (in, out, ...), an Embedding's (tokens, units)
+        by_column = embedding or isinstance(module, _ConvTransposeNd)
+        units = weight.transpose(0, 1) if by_column else weight
         grad_units = None
         if grad_w is not None:
-            grad_units = grad_w.transpose(0, 1) if isinstance(module, _ConvTransposeNd) else grad_w
+            grad_units = grad_w.transpose(0, 1) if by_column else grad_w
         symmetry = duplicate_fraction(units, bias)
         finite = all(g is None or bool(torch.isfinite(g).all()) for g in (grad_w, grad_b))
         if backward and finite:  # NaN gradients say nothing about which units move together
@@ -382,6 +395,7 @@ def _pass(
             weight=_weight_probe(row.module, grads, backward != "none"),
             output_grad_std=row.grad_std if backward != "none" else None,
             is_output=output is not None and row.output is output,
+            residual=is_residual_projection(row.name, row.module),
         )
         for row in recorder.rows
     ]

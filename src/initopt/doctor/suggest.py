@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from initopt.doctor.probes import LayerProbe, WeightProbe
 from initopt.doctor.verdict import SEVERITY, LayerDiagnosis, Verdict
+from initopt.init.model_schemes import GPT2_STD
 
 __all__ = ["Suggestion", "suggest"]
 
@@ -28,6 +29,10 @@ _HE_ACTIVATIONS = frozenset(
     {"ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Hardswish"}
 )
 _LECUN_ACTIVATIONS = frozenset({"SELU"})
+#: The scheme suggested for an embedding table, and the std it is compared with: GPT-2's
+#: N(0, 0.02^2) (Radford et al. 2019; initopt.init.model_schemes). A lookup sums nothing, so a table
+#: has no fans for He or Xavier to scale by.
+EMBEDDING_SCHEME = "gpt2"
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,16 @@ def _weight_phrase(weight: WeightProbe, label: str, target: float | None) -> tup
     return f"weight std {weight.std:.3f} matches {label} ({target:.3f})", False
 
 
+def _is_table(layer: LayerProbe) -> bool:
+    """An embedding table of width > 1 (a width-1 table is a bias per index)."""
+    return layer.module_type == "Embedding" and layer.weight is not None and layer.weight.shape[-1] > 1
+
+
 def _weighted(layers: list[LayerDiagnosis], index: int) -> tuple[LayerProbe, WeightProbe] | None:
-    """The layer at ``index`` if it has a matrix weight, else the nearest earlier one that does."""
+    """The layer at ``index`` if it has a matrix weight (or an embedding table), else the nearest earlier one that does."""
     for item in reversed(layers[: index + 1]):
         weight = item.layer.weight
-        if weight is not None and weight.fan_in is not None:
+        if weight is not None and (weight.fan_in is not None or _is_table(item.layer)):
             return item.layer, weight
     return None
 
@@ -83,7 +93,7 @@ def _symptom(item: LayerDiagnosis) -> str:
     layer, n = item.layer, item.layer.index
     if item.verdict is Verdict.SYMMETRIC:
         weight = layer.weight
-        units = weight.shape[0] if weight is not None else 0
+        units = 0 if weight is None else weight.shape[1] if _is_table(layer) else weight.shape[0]
         if weight is not None and weight.symmetry_kept is not None:
             return (f"{weight.symmetry_kept:.0%} of its {units} units have identical weights and gradients,"
                     " so training cannot tell them apart")
@@ -164,6 +174,8 @@ def _line(layers: list[LayerDiagnosis], position: int) -> str:
     if cause is not None:
         owner, weight = cause
         scheme, label, target = _target(owner, weight)
+        if _is_table(owner):  # a table has no fans to scale by: compare it with GPT-2's
+            scheme, label, target = EMBEDDING_SCHEME, "GPT-2", GPT2_STD
         phrase, off_target = _weight_phrase(weight, label, target)
         if owner is not item.layer:
             phrase = f"layer {owner.index}'s {phrase}"

@@ -13,6 +13,7 @@ from initopt.doctor.verdict import Verdict
 
 if TYPE_CHECKING:
     from initopt.doctor.diagnosis import Diagnosis
+    from initopt.doctor.probes import WeightProbe
 
 __all__ = ["diagnosis_table", "verdict_text"]
 
@@ -40,6 +41,12 @@ def _g(value: float | None, digits: int = 2) -> str:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def _spread(weight: WeightProbe | None) -> bool:
+    """A weight whose std says something: a matrix (Linear, Conv, an Embedding table), not a norm's
+    scale vector (all ones) or a single number (the global bias of matrix factorization)."""
+    return weight is not None and len(weight.shape) >= 2 and math.prod(weight.shape) >= 2
 
 
 def verdict_text(verdict: Verdict) -> Text:
@@ -70,10 +77,10 @@ def diagnosis_table(diagnosis: Diagnosis) -> Table:
             _g(layer.act.std),
             _g(layer.act.max_abs),
             _share(layer.dead_fraction),
-            "-" if weight is None or weight.fan_in is None else _g(weight.std, 3),
+            "-" if not _spread(weight) else _g(weight.std, 3),  # type: ignore[union-attr]
             "-" if weight is None else _g(weight.he_std, 3),
             "-" if weight is None else _g(weight.xavier_std, 3),
-            "-" if weight is None else _g(weight.grad_std),
+            "-" if weight is None or math.prod(weight.shape) < 2 else _g(weight.grad_std),
             _g(layer.output_grad_std),
             "-" if weight is None or weight.symmetry is None else f"{weight.symmetry:.2f}",
             verdict,

@@ -20,8 +20,11 @@ A layer gets the first verdict of ``SEVERITY`` whose test it meets:
 2. exploding: a non-finite activation or gradient, or a ratio above ``EXPLODING_RATIO``.
 3. vanishing: a ratio below ``VANISHING_RATIO``. A layer whose own weights are all exactly zero is
    not judged on its activations (its output is zero by design: a zero head, a zero residual
-   branch end, ``zero_init_residual``'s BatchNorm); a gradient that is exactly zero is blocked
-   (by such a layer downstream), not vanishing, and is not judged either.
+   branch end, ``zero_init_residual``'s BatchNorm), nor is a layer that ends a residual branch
+   (``LayerProbe.residual``): its output is added to the stream, which carries the signal, and
+   GPT-2 draws it small on purpose (``0.02 / sqrt(2 * layers)``: x0.006 the input's in a 6-layer,
+   64-wide transformer). A gradient that is exactly zero is blocked (by a zero layer downstream),
+   not vanishing, and is not judged either.
 4. dead: at least ``DEAD_FRACTION`` of its rectified units are zero for every input of the batch.
 """
 
@@ -140,7 +143,7 @@ def _exploding(layer: LayerProbe, act_ratio: float | None, grad_ratio: float | N
 
 
 def _vanishing(layer: LayerProbe, act_ratio: float | None, grad_ratio: float | None) -> str | None:
-    zero_by_design = layer.weight is not None and layer.weight.all_zero
+    zero_by_design = (layer.weight is not None and layer.weight.all_zero) or layer.residual
     if act_ratio is not None and act_ratio < VANISHING_RATIO and not zero_by_design:
         return f"activation std x{act_ratio:.2g} the input's"
     if grad_ratio is not None and grad_ratio < VANISHING_RATIO:

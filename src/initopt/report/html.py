@@ -220,7 +220,7 @@ def _recommendation(report: Report) -> str:
     if rec.runner_up is not None:
         out.append(_candidate_row("runner-up", rec.runner_up.other))
     out.append("</tbody></table>")
-    if rec.runner_up is not None:
+    if rec.runner_up is not None and math.isfinite(rec.runner_up.p_value):  # else the verdict says why no test
         r = rec.runner_up
         df = f"{r.df:.1f}" if math.isfinite(r.df) else "n/a"
         out.append(f"<p>Welch's two-sided t-test over seeds, best vs runner-up: difference {escape(fmt.delta(r.difference, rec.best.mean))}, "

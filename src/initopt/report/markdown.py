@@ -8,6 +8,7 @@ escaped for Markdown and for the HTML that Markdown renderers pass through.
 from __future__ import annotations
 
 import html
+import math
 import re
 from urllib.parse import quote
 from collections.abc import Sequence
@@ -62,7 +63,7 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
         b = rec.best
         lines.append(f"**Use {escape(b.init)} with {escape(b.optimizer)}, lr = {b.lr:g}, weight_decay = {b.weight_decay:g}.**\n")
     lines.append(escape(rec.verdict) + "\n")
-    if rec.runner_up is not None:
+    if rec.runner_up is not None and math.isfinite(rec.runner_up.p_value):  # else the verdict says why no test
         r = rec.runner_up
         lines.append(f"Welch's two-sided t-test over seeds, best vs runner-up: difference {fmt.delta(r.difference, rec.best.mean)}, "
                      f"p = {fmt.pvalue(r.p_value)} ({'told apart' if r.told_apart else 'not told apart'} at the 5% level). "

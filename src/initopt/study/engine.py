@@ -175,8 +175,9 @@ def _evaluate(model, x, y, loss_fn, metric_fn) -> tuple[torch.Tensor, torch.Tens
     metric that is a function of a mean, rmse or perplexity, finished once over the whole set)."""
     mean_fn, finish = metric_parts(metric_fn)
     loss_sum = metric_sum = None
-    for start in range(0, len(x), EVAL_BATCH):
-        xc, yc = x[start : start + EVAL_BATCH], y[start : start + EVAL_BATCH]
+    chunk = getattr(model, "eval_batch", EVAL_BATCH)
+    for start in range(0, len(x), chunk):
+        xc, yc = x[start : start + chunk], y[start : start + chunk]
         output = model.forward_shared(xc)
         target = yc.unsqueeze(0).expand(output.shape[0], *yc.shape)
         chunk_loss = loss_fn(output, target).double() * len(yc)

@@ -21,6 +21,9 @@ from initopt.study.bundled.base import BundleContext, Unsupported
 from initopt.study.bundled.generic import GenericLayer
 
 
+EVAL_EXAMPLES = 1024  # examples of all configurations together in one evaluation chunk
+
+
 class NotBatchable(Exception):
     """This architecture cannot be trained as one batched model."""
 
@@ -50,6 +53,10 @@ class FoldedBundle:
         self.generic: list[str] = []
         self.module = self._convert(models[0], list(models), "", _registry()).to(device)
         self.params = dict(self.module.named_parameters())
+        # evaluation runs every configuration on each example: chunks of EVAL_EXAMPLES / K examples keep
+        # its activations a few MB (a transformer's 1024-example chunk at K=16 made 50 MB tensors whose
+        # fresh pages cost more than the arithmetic)
+        self.eval_batch = max(1, EVAL_EXAMPLES // self.k)
 
     def _convert(self, template: nn.Module, modules: list[nn.Module], path: str, registry) -> nn.Module:
         name = path or type(template).__name__
