@@ -1,10 +1,9 @@
 """``nn.Conv1d`` and ``nn.Conv2d`` for K configurations, two ways, chosen by the kernel's shape:
 
-- 1-D kernels (a Conv1d is a Conv2d of height 1): one im2col for the whole folded batch, then one
-  ``bmm`` per bundle, ``Y_k = W_k (out, C*kw) @ cols_k (C*kw, B*positions)``, the backward written out.
+- Conv1d: one im2col for the whole folded batch, then one ``bmm`` per bundle, ``Y_k = W_k (out, C*kw) @ cols_k (C*kw, B*positions)``, the backward written out.
   On the MNIST-1D paper's CNN (2-core CPU) this ran 1.6x faster than one grouped convolution over
   ``K x C`` channels, which oneDNN runs no faster than K separate convolutions at these sizes.
-- 2-D kernels: one grouped convolution over ``K x C`` channels (HFTA's route, Wang et al. 2021): for
+- Conv2d: one grouped convolution over ``K x C`` channels (HFTA's route, Wang et al. 2021): for
   3x3 kernels im2col copies nine times the input, and oneDNN's grouped kernel ran 1.25x faster than it
   on the cnn2d of digits-images.
 
@@ -22,47 +21,54 @@ from torch import nn
 from initopt.study.bundled.base import BundleContext, Unsupported, stack
 
 
-def _tap(t: torch.Tensor, i: int, j: int, out_hw, stride, dilation) -> torch.Tensor:
-    """The view of ``t`` (``..., Hp, Wp``) that kernel tap ``(i, j)`` reads for every output position."""
-    (ho, wo), (sh, sw), (dh, dw) = out_hw, stride, dilation
-    return t[..., i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+def _tap(t: torch.Tensor, j: int, positions: int, stride: int, dilation: int) -> torch.Tensor:
+    """The view of ``t`` (``..., length``) that kernel tap ``j`` reads for every output position."""
+    return t[..., j * dilation : j * dilation + stride * (positions - 1) + 1 : stride]
 
 
-class _BundledConv2d(torch.autograd.Function):
-    """``Y_k = W_k (out, C*kh*kw) @ cols_k (C*kh*kw, B*Ho*Wo) + b_k`` with im2col and its transpose
-    (col2im) written as ``kh * kw`` strided copies and additions on a channel-major padded copy of the
-    input, so that every copy moves whole rows; the backward by hand: ``dW_k = dY_k cols_k^T``,
-    ``dcols_k = W_k^T dY_k``, then col2im."""
+def _buffer(workspace: dict | None, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """An uninitialized tensor of ``shape``, the same one every step when a workspace is given: a fresh
+    tensor of a few MB cost 7x its copy on the CPU (new pages from the OS on every step)."""
+    if workspace is None:
+        return like.new_empty(shape)
+    key = (name, shape)
+    if key not in workspace:
+        workspace[key] = like.new_empty(shape)
+    return workspace[key]
+
+
+class _BundledConv1d(torch.autograd.Function):
+    """``Y_k = W_k (out, C*kw) @ cols_k (C*kw, B*positions) + b_k``, the backward by hand:
+    ``dW_k = dY_k cols_k^T``, ``dcols_k = W_k^T dY_k``, then col2im. im2col and col2im are ``kw``
+    strided copies and additions on a channel-major padded copy of the input ``(K, C, B, length)``,
+    whose layout change from the folded ``(K, B, C, length)`` moves whole rows."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation):
-        k, out_channels, channels, kh, kw = weight.shape
-        n, height, width = x.shape[0] // k, x.shape[2], x.shape[3]
-        (ph, pw), (sh, sw), (dh, dw) = padding, stride, dilation
-        ho = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        wo = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        padded = x.new_empty(k, channels, n, height + 2 * ph, width + 2 * pw)
-        for margin in (padded[..., :ph, :], padded[..., ph + height :, :], padded[..., :pw], padded[..., pw + width :]):
-            margin.zero_()  # only the padding: the rest is written next
-        padded[..., ph : ph + height, pw : pw + width] = x.view(k, n, channels, height, width).transpose(1, 2)
-        cols = x.new_empty(k, channels, kh, kw, n, ho, wo)
-        for i in range(kh):
-            for j in range(kw):
-                cols[:, :, i, j] = _tap(padded, i, j, (ho, wo), stride, dilation)
-        cols = cols.view(k, channels * kh * kw, n * ho * wo)
+    def forward(ctx, x, weight, bias, stride: int, padding: int, dilation: int, workspace: dict | None):
+        k, out_channels, channels, kw = weight.shape
+        n, length = x.shape[0] // k, x.shape[2]
+        positions = (length + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+        padded = _buffer(workspace, "padded", (k, channels, n, length + 2 * padding), x)
+        padded[..., :padding].zero_()  # only the padding: the rest is written next
+        padded[..., padding + length :].zero_()
+        padded[..., padding : padding + length] = x.view(k, n, channels, length).transpose(1, 2)
+        cols = _buffer(workspace, "cols", (k, channels, kw, n, positions), x)
+        for j in range(kw):
+            cols[:, :, j] = _tap(padded, j, positions, stride, dilation)
+        cols = cols.view(k, channels * kw, n * positions)
         w = weight.reshape(k, out_channels, -1)
         y = torch.bmm(w, cols) if bias is None else torch.baddbmm(bias.unsqueeze(-1), w, cols)
         ctx.save_for_backward(cols, weight)
-        ctx.geometry = (n, height, width, ho, wo, stride, padding, dilation)
-        ctx.has_bias = bias is not None
-        return y.view(k, out_channels, n, ho, wo).transpose(1, 2).reshape(k * n, out_channels, ho, wo)
+        ctx.geometry = (n, length, positions, stride, padding, dilation)
+        ctx.has_bias, ctx.workspace = bias is not None, workspace
+        return y.view(k, out_channels, n, positions).transpose(1, 2).reshape(k * n, out_channels, positions)
 
     @staticmethod
     def backward(ctx, grad_out):
         cols, weight = ctx.saved_tensors
-        n, height, width, ho, wo, stride, (ph, pw), dilation = ctx.geometry
-        k, out_channels, channels, kh, kw = weight.shape
-        g = grad_out.reshape(k, n, out_channels, ho * wo).transpose(1, 2).reshape(k, out_channels, n * ho * wo)
+        n, length, positions, stride, padding, dilation = ctx.geometry
+        k, out_channels, channels, kw = weight.shape
+        g = grad_out.reshape(k, n, out_channels, positions).transpose(1, 2).reshape(k, out_channels, n * positions)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[1]:
             grad_w = torch.bmm(g, cols.transpose(1, 2)).view(weight.shape)
@@ -70,32 +76,32 @@ class _BundledConv2d(torch.autograd.Function):
             grad_b = g.sum(dim=-1)
         if ctx.needs_input_grad[0]:
             grad_cols = torch.bmm(weight.reshape(k, out_channels, -1).transpose(1, 2), g)
-            grad_cols = grad_cols.view(k, channels, kh, kw, n, ho, wo)
-            padded = g.new_zeros(k, channels, n, height + 2 * ph, width + 2 * pw)
-            for i in range(kh):
-                for j in range(kw):
-                    _tap(padded, i, j, (ho, wo), stride, dilation).add_(grad_cols[:, :, i, j])
-            grad_x = padded[..., ph : ph + height, pw : pw + width].transpose(1, 2).reshape(k * n, channels, height, width)
-        return grad_x, grad_w, grad_b, None, None, None
+            grad_cols = grad_cols.view(k, channels, kw, n, positions)
+            padded = _buffer(ctx.workspace, "grad_padded", (k, channels, n, length + 2 * padding), g).zero_()
+            for j in range(kw):
+                _tap(padded, j, positions, stride, dilation).add_(grad_cols[:, :, j])
+            grad_x = padded[..., padding : padding + length].transpose(1, 2).reshape(k * n, channels, length)
+        return grad_x, grad_w, grad_b, None, None, None, None
+
+
+def bundled_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int,
+                   dilation: int, workspace: dict | None = None) -> torch.Tensor:
+    """Folded ``x`` (``K * B, C, L``), ``weight`` ``(K, out, C, kw)``, ``bias`` ``(K, out)``. With a
+    ``workspace`` (a dict the caller keeps), the im2col buffers are reused from step to step: only
+    where each step's backward runs before the next step's forward."""
+    return _BundledConv1d.apply(x, weight, bias, stride, padding, dilation, workspace)
 
 
 def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding,
                    dilation) -> torch.Tensor:
-    """The same as one grouped convolution over ``K x C`` channels (HFTA's route)."""
+    """Folded ``x`` (``K * B, C, H, W``), ``weight`` ``(K, out, C, kh, kw)``, ``bias`` ``(K, out)``, as
+    one grouped convolution over ``K x C`` channels (HFTA's route)."""
     k, out_channels = weight.shape[:2]
     n = x.shape[0] // k
     grouped = x.reshape(k, n, *x.shape[1:]).transpose(0, 1).reshape(n, k * x.shape[1], *x.shape[2:])
     y = F.conv2d(grouped, weight.reshape(k * out_channels, *weight.shape[2:]),
                  None if bias is None else bias.reshape(-1), stride, padding, dilation, groups=k)
     return y.reshape(n, k, out_channels, *y.shape[2:]).transpose(0, 1).reshape(k * n, out_channels, *y.shape[2:])
-
-
-def bundled_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding,
-                   dilation) -> torch.Tensor:
-    """Folded ``x`` (``K * B, C, H, W``), ``weight`` ``(K, out, C, kh, kw)``, ``bias`` ``(K, out)``."""
-    if weight.shape[-2] > 1:  # a 2-D kernel: oneDNN's grouped convolution (see the module's docstring)
-        return grouped_conv2d(x, weight, bias, stride, padding, dilation)
-    return _BundledConv2d.apply(x, weight, bias, tuple(stride), tuple(padding), tuple(dilation))
 
 
 def _numeric_padding(module: nn.Module) -> tuple[int, ...]:
@@ -120,16 +126,15 @@ class BundledConv(nn.Module):
         if template.groups != 1:
             raise Unsupported(f"groups={template.groups}")
         self.one_d = isinstance(template, nn.Conv1d)
-        padding = _numeric_padding(template)
-        # a Conv1d is the Conv2d of height 1
-        lift = (lambda t, height: (height, *t)) if self.one_d else (lambda t, height: tuple(t))
-        self.stride, self.dilation = lift(template.stride, 1), lift(template.dilation, 1)
-        self.padding = lift(padding, 0)
+        self.stride, self.padding, self.dilation = tuple(template.stride), _numeric_padding(template), tuple(template.dilation)
         self.weight = stack(modules, "weight")
         self.bias = stack(modules, "bias")
+        self.context = context
+        self._workspace: dict = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight.unsqueeze(-2) if self.one_d else self.weight
-        h = x.unsqueeze(-2) if self.one_d else x
-        y = bundled_conv2d(h, weight, self.bias, self.stride, self.padding, self.dilation)
-        return y.squeeze(-2) if self.one_d else y
+        if self.one_d:
+            reuse = self.context.reuse_gradients and torch.is_grad_enabled()
+            return bundled_conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0], self.dilation[0],
+                                  self._workspace if reuse else None)
+        return grouped_conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
