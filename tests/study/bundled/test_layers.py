@@ -175,3 +175,13 @@ def _args(module):
     if isinstance(module, nn.Dropout):
         return (module.p,)
     return ()
+
+
+def test_dropout_without_a_bundled_layer_trains_one_configuration_at_a_time():
+    """Channel dropout has no bundled layer: vmap would draw from the global RNG, not from each
+    configuration's seed, so the bundle refuses it, naming the layer."""
+    from initopt.study.bundled import NotBatchable
+
+    models = [nn.Sequential(nn.Conv1d(2, 3, 3), nn.Dropout1d(0.2)) for _ in range(2)]
+    with pytest.raises(NotBatchable, match=r"layer 1 \(Dropout1d\)"):
+        FoldedBundle(models, [0, 1], torch.device("cpu"))

@@ -34,10 +34,15 @@ def _registry() -> dict[type, type]:
     return {kind: layer for layer in LAYERS for kind in layer.replaces}
 
 
+def _random(module: nn.Module) -> bool:
+    """A dropout module (any kind: its draws must be each configuration's own)."""
+    return isinstance(module, nn.modules.dropout._DropoutNd)
+
+
 def _has_state(module: nn.Module) -> bool:
     """Parameters, buffers or dropout anywhere below ``module``."""
     return any(True for _ in module.parameters()) or any(True for _ in module.buffers()) or any(
-        isinstance(m, nn.Dropout) for m in module.modules())
+        _random(m) for m in module.modules())
 
 
 class FoldedBundle:
@@ -81,7 +86,7 @@ class FoldedBundle:
     def _generic(self, template: nn.Module, modules: list[nn.Module], name: str, why: str) -> nn.Module:
         if any(True for _ in template.buffers()):
             raise NotBatchable(f"layer {name} ({type(template).__name__}) has buffers and no bundled layer ({why})")
-        if any(isinstance(m, nn.Dropout) for m in template.modules()):
+        if any(_random(m) for m in template.modules()):
             raise NotBatchable(f"layer {name} ({type(template).__name__}) has dropout inside and no bundled layer ({why})")
         self.generic.append(f"{name} ({type(template).__name__}: {why})")
         return GenericLayer(modules, self.context)
