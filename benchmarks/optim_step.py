@@ -33,8 +33,9 @@ def main() -> None:
         triton_version = "not installed"
     print(f"{datetime.date.today()} · {machine} · torch {torch.__version__} · triton {triton_version}")
     for name in args.shapes.split(","):
-        rows, bandwidth, tensors, params = bench.run(name, args.device, warmup=args.warmup, repeat=args.repeat)
-        print(f"\n{name}: {tensors} tensors, {params / 1e6:.1f}M parameters; copy bandwidth {bandwidth / 1e9:.0f} GB/s")
+        plan = bench.plan(name, args.device, warmup=args.warmup, repeat=args.repeat, full_size=True)
+        rows, bandwidth = bench.run(plan)
+        print(f"\n{name}: {len(plan.shapes)} tensors, {plan.params / 1e6:.1f}M parameters; copy bandwidth {bandwidth / 1e9:.0f} GB/s")
         print("| " + " | ".join(bench.HEADER) + " |")
         print("|" + "---|" * len(bench.HEADER))
         for row in bench.table(rows, bandwidth):

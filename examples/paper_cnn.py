@@ -6,8 +6,8 @@ three Conv1d layers of 25 channels (kernels 5, 3, 3; stride 2; padding 1), ReLU 
 feature map flattened into one Linear layer. On MNIST-1D's signals of length 40 the feature maps
 have lengths 19, 10 and 5, so the head is Linear(25 * 5 = 125, out), as in the paper.
 
-A spec names it ``model = "paper_cnn:build"``; initopt imports the module by name, so this folder
-must be on Python's path: ``PYTHONPATH=examples initopt study run examples/mnist1d_paper_cnn.toml``.
+A spec names it ``model = "paper_cnn:build"``; initopt imports the module from the spec's folder
+(this one), so ``initopt study run examples/mnist1d_paper_cnn.toml`` runs it from any directory.
 """
 
 from __future__ import annotations

@@ -31,8 +31,11 @@ def _initopt_command() -> list[str]:
 
 
 def _cli_environment() -> dict[str, str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
-    env.pop("INITOPT_DEBUG", None)
+    """A narrow terminal's width (tables must read at 80 columns) and nothing that forces colour or a
+    live bar onto the pipes the tests read."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "80"}
+    for name in ("INITOPT_DEBUG", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(name, None)
     return env
 
 
@@ -48,10 +51,11 @@ def cli_environment() -> dict[str, str]:
 
 @pytest.fixture
 def cli(tmp_path):
-    """Run ``initopt ARGS...`` in a real subprocess, in ``tmp_path``."""
+    """Run ``initopt ARGS...`` in a real subprocess, in ``tmp_path`` (``columns``: a wider terminal than 80)."""
 
-    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(*args: str, timeout: float = 120, columns: int | None = None) -> subprocess.CompletedProcess:
+        env = _cli_environment() if columns is None else {**_cli_environment(), "COLUMNS": str(columns)}
         return subprocess.run([*_initopt_command(), *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
-                              env=_cli_environment())
+                              env=env)
 
     return run

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from initopt.bench.optim import paths, shapes_for
+from initopt.bench.optim import CPU_MAX_PARAMS, CPU_MAX_TENSORS, SHAPES, paths, plan, shapes_for
 
 
 def test_bench_optim_prints_every_path_against_pytorch_fused(cli):
@@ -15,6 +17,20 @@ def test_bench_optim_prints_every_path_against_pytorch_fused(cli):
         assert label in out
     assert "1.00x" in out  # PyTorch fused against itself
     assert "16 tensors" in out and "copy bandwidth" in out
+    assert re.match(r"timing AdamW: tiny on cpu \(1 thread\): 16 tensors", out), out  # said before it starts
+    assert "6 paths x 5 steps" in out  # --warmup 0 --repeat 1: 1 synced, 3 rounds x 1 back to back, 1 host
+    assert result.stderr.startswith("[bench] 0/6 paths") and "[bench] 6/6 paths" in result.stderr, result.stderr
+    assert max(map(len, result.stdout.splitlines()[:-1])) <= 80 and "…" not in result.stdout  # the last: a note
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_on_the_cpu_every_set_is_cut_to_seconds(name):
+    """Each set's first tensors, their first dimension divided: about a million parameters, few steps."""
+    plan_ = plan(name, "cpu")
+    assert len(plan_.shapes) == min(len(shapes_for(name)), CPU_MAX_TENSORS)
+    assert plan_.params <= 1.1 * CPU_MAX_PARAMS and plan_.steps.per_path <= 12
+    assert plan(name, "cuda").shapes == shapes_for(name) and plan(name, "cpu", full_size=True).shapes == shapes_for(name)
+    assert re.search(rf"on cpu \({plan_.threads} threads?\)", plan_.describe())
 
 
 @pytest.mark.parametrize(("args", "message"), [

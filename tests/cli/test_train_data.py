@@ -6,7 +6,7 @@ import pytest
 def test_train_takes_data_options_and_image_datasets(cli):
     result = cli("train", "--dataset", "digits-images", "--hidden", "16", "--epochs", "1", "--verbose", "2")
     assert result.returncode == 0, result.stderr
-    assert "digits-images: 1437 train / 360 test" in result.stdout
+    assert "digits-images: 1149 train / 288 validation / 360 test" in result.stdout
 
 
 @pytest.mark.parametrize(

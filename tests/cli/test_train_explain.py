@@ -5,7 +5,7 @@ import re
 import pytest
 
 EPOCH_LINE = re.compile(
-    r"^Epoch (\d+)/(\d+) - 128/128 - [\d.]+(ms|s) - loss: (\d\.\d{4}) - accuracy: (\d\.\d{4}) - val_loss: \d\.\d{4} - val_accuracy: (\d\.\d{4})$"
+    r"^Epoch (\d+)/(\d+) - 103/103 - [\d.]+(ms|s) - loss: (\d\.\d{4}) - accuracy: (\d\.\d{4}) - val_loss: \d\.\d{4} - val_accuracy: (\d\.\d{4})$"
 )
 
 
@@ -31,6 +31,9 @@ def test_train_without_arguments_runs_the_example_of_the_texts(cli):
     assert len(epochs) == 10 and all(epochs), out
     accuracy = [float(m.group(5)) for m in epochs]
     assert accuracy[-1] > accuracy[0] + 0.05  # accuracy climbs over the 10 epochs
+    # 20% of the 4096 training rows held out for validation: 3276 trained on (103 steps of 32)
+    assert "seed-binary: 3276 train / 820 validation / 1024 test" in out
+    assert re.search(r"^Validation: loss \d\.\d{4} - accuracy \d\.\d{4}$", out, re.M)
     assert re.search(r"^Test: loss \d\.\d{4} - accuracy \d\.\d{4}", out, re.M)
 
 

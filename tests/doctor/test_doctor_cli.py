@@ -14,7 +14,7 @@ SMALL = ("--depth", "30", "--width", "64", "--batch-size", "128")
 
 
 def test_healthy_he_model_prints_the_table_and_the_verdict(cli, tmp_path):
-    result = cli("doctor", *SMALL)
+    result = cli("doctor", *SMALL, columns=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "init doctor: healthy (31 layers, batch 128" in out and "backward: loss bce" in out
@@ -22,6 +22,15 @@ def test_healthy_he_model_prints_the_table_and_the_verdict(cli, tmp_path):
     assert re.search(r"^\s+31 60 Linear 64->1\s+128x1 ", out, re.M)
     assert out.rstrip().endswith("verdict: healthy") and "suggestion:" not in out
     assert max(map(len, out.splitlines())) <= 120
+
+
+def test_at_80_columns_the_table_keeps_the_evidence_and_cuts_nothing(cli):
+    """The index, shape and the other reference columns go; each layer stays whole on its line."""
+    out = cli("doctor", *SMALL).stdout
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["layer"]).split()
+    assert {"act", "std", "w", "He", "grad", "out", "verdict"} <= set(header) and "shape" not in header, out
+    assert re.search(r"^\s*0 Linear 100->64, ReLU\s+\S", out, re.M), out
+    assert max(map(len, out.splitlines())) <= 80 and "…" not in out
 
 
 def test_vanishing_model_gets_a_concrete_suggestion(capsys):

@@ -41,10 +41,15 @@ def ids(raw: dict) -> list[str]:
 
 
 def test_a_spec_without_data_keeps_its_ids_and_workload_key():
-    spec = parse_spec(copy.deepcopy(BASE))
+    """Without a validation split (as every study was before validation splits), the ids are the old ones."""
+    raw = copy.deepcopy(BASE)
+    raw["train"]["validation"] = 0
+    spec = parse_spec(raw)
     assert [c.id for c in spec.configs()] == BASE_IDS
     assert spec.workload_key() == BASE_WORKLOAD_KEY
     assert "data" not in spec.workload.to_dict() and spec.workload.data == {}
+    # the default validation split trains on other rows: other configurations
+    assert not set(ids(copy.deepcopy(BASE))) & set(BASE_IDS)
 
 
 def test_data_options_are_filled_with_defaults_and_name_the_configurations():
@@ -117,7 +122,7 @@ def test_prepare_loads_the_dataset_with_its_options_and_builds_with_its_info(fac
     raw["workload"]["model"] = "embed_factory:build"
     workload = prepare(parse_spec(raw))
     info = workload.info
-    assert (info.vocab_size, info.n_classes, info.n_train) == (8, 7, 24)  # p = 7 reached the data
+    assert (info.vocab_size, info.n_classes, info.n_train) == (8, 7, 19)  # p = 7 reached the data (5 held out)
     assert workload.train.x.dtype.is_floating_point is False
     seen = {}
     import initopt.models

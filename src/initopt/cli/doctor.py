@@ -10,14 +10,11 @@ gradient std against depth for zeros, N(0, 1), N(0, 0.01^2), xavier_normal and h
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-WIDE_TABLE = 200  # columns when stdout is not a terminal
 
 DEFAULT_DATASET, DEFAULT_MODEL = "seed-binary", "deep-mlp"
 DEFAULT_DEPTH, DEFAULT_WIDTH, DEFAULT_HIDDEN, DEFAULT_ACTIVATION = 50, 256, "64", "relu"
@@ -38,6 +35,7 @@ class _Workload:
     loss: str | None = None
     spec: Path | None = None
     cli_data: frozenset[str] = field(default_factory=frozenset)  # the data options given as --data-option
+    folder: Path | None = None  # the spec's folder, which its relative paths are read against
 
     def where(self, key: str) -> str:
         """The field an error is about, as the user wrote it; ``key``: ``dataset``, ``model``, a model
@@ -93,15 +91,15 @@ def _workload(spec: Path | None, dataset: str | None, model: str | None, data_op
     if given:
         raise ValueError(f"--{given[0]}: --spec {spec} names the workload; leave --{given[0]} out "
                          "(--data-option changes one of its dataset options)")
-    from initopt.study.spec import SpecError, parse_spec, read_spec_file
+    from initopt.study.spec import SpecError, load_spec
 
     try:
-        parsed = parse_spec(read_spec_file(spec), origin=str(spec))
+        parsed = load_spec(spec)
     except SpecError as exc:
         raise ValueError(f"--spec {exc}") from None
     workload = parsed.workload
     return _Workload(workload.dataset, {**workload.data, **data_options}, workload.model, dict(workload.options),
-                     parsed.train.loss, spec, frozenset(data_options))
+                     parsed.train.loss, spec, frozenset(data_options), workload.folder)
 
 
 def _check_plot(plot: Path | None) -> None:
@@ -139,9 +137,9 @@ def doctor(
     scheme_spec = parse_scheme(init)
 
     import torch
-    from rich.console import Console
 
     from initopt import init as inits
+    from initopt._terminal import console
     from initopt.doctor import diagnose
     from initopt.training.objective import ObjectiveError, check_objective
 
@@ -173,8 +171,7 @@ def doctor(
     inits.initialize_with_data(net, scheme, "zeros", data=train.x, seed=seed)
     diagnosis = diagnose(net, x, y, loss_used, seed=seed)
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else WIDE_TABLE)  # a pipe or log would wrap at 80
-    console.print(diagnosis)
+    console().print(diagnosis, highlight=False)
     print(f"verdict: {diagnosis.verdict}")
     for line in diagnosis.suggestions:
         print(f"suggestion: {line}")
@@ -186,9 +183,10 @@ def doctor(
 def _training_split(work: _Workload):  # type: ignore[no-untyped-def]
     """The dataset's training split; an error names the option or the dataset as the user gave it."""
     from initopt import data as datasets
+    from initopt.data.paths import resolve_dataset
 
     try:
-        return datasets.load(work.dataset, **work.data).train
+        return datasets.load(resolve_dataset(work.dataset, work.folder), **work.data).train
     except datasets.OptionError as exc:
         raise ValueError(f"{work.where(f'data.{exc.option}' if exc.option else 'data')}: {exc}") from None
     except (ValueError, OSError) as exc:
@@ -202,7 +200,7 @@ def _model_builder(work: _Workload, info: Any, loss: str):  # type: ignore[no-un
     import torch
 
     from initopt.models import build_model
-    from initopt.models.factory import ModelOptionError
+    from initopt.models.factory import ModelOptionError, importable
     from initopt.training.losses import PROBABILITY_LOSSES, loss_name
 
     options = dict(work.options)
@@ -213,9 +211,10 @@ def _model_builder(work: _Workload, info: Any, loss: str):  # type: ignore[no-un
         pass  # an unknown loss is reported once the model's output is known, naming the field
 
     def build() -> torch.nn.Module:
-        try:
-            return build_model(work.model, n_features=info.n_features, out=info.output_dim,
-                               input_shape=tuple(info.input_shape), dataset=info, **options)
+        try:  # a factory from the spec's folder, or from the working directory as `python -m` would find it
+            with importable(work.folder or Path.cwd()):
+                return build_model(work.model, n_features=info.n_features, out=info.output_dim,
+                                   input_shape=tuple(info.input_shape), dataset=info, **options)
         except ModelOptionError as exc:
             raise ValueError(f"{work.where(exc.option)}: {exc}") from None
         except (ValueError, TypeError) as exc:
@@ -246,16 +245,21 @@ def _title(model: str, options: dict[str, Any], dataset: str, batch: int) -> str
 
 def _plot(build, x, y, loss: str, spec: dict[str, Any], data, seed: int, path: Path, *, title: str) -> None:  # type: ignore[no-untyped-def]
     from initopt import init as inits
+    from initopt._terminal import Progress
     from initopt.doctor.plot import DEFAULT_SCHEMES, depth_profiles, render_depth_plot
 
     schemes = [inits.get(s).spec() for s in DEFAULT_SCHEMES]
     if spec not in schemes:
         schemes.append(spec)
-    profiles = depth_profiles(build, x, y, loss, schemes=schemes, data=data, seed=seed)
-    try:
-        render_depth_plot(profiles, path, title=title)
-    except OSError as exc:
-        raise ValueError(f"--plot {path}: {exc.strerror or exc}") from None
+    with Progress("doctor", "schemes") as bar:
+        bar.start(len(schemes))
+        profiles = depth_profiles(build, x, y, loss, schemes=schemes, data=data, seed=seed,
+                                  progress=lambda done, label: bar.update(done - bar.done, detail=label))
+        bar.update(len(schemes) - bar.done, detail=f"drawing {path}")
+        try:
+            render_depth_plot(profiles, path, title=title)
+        except OSError as exc:
+            raise ValueError(f"--plot {path}: {exc.strerror or exc}") from None
     print(f"wrote {path}: activation and gradient std against depth for {len(profiles)} schemes")
     for profile in profiles:
         print(f"  {profile.scheme}: {profile.verdict}")

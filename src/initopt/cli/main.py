@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -20,6 +21,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from initopt import __version__
+
+        print(f"initopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Print the version and exit.")] = False) -> None:
+    """Choose weight initialization and optimizer settings by measurement."""
+
+
 app.command("train")(train_command.train)
 app.command("explain")(explain_command.explain)
 app.add_typer(study_command.app, name="study")
@@ -50,8 +67,8 @@ def run(argv: list[str] | None = None) -> None:
             fail(str(exc.args[0]) if exc.args else "missing key", USAGE_ERROR)
         if isinstance(exc, (ValueError, OSError)):
             fail(str(exc), USAGE_ERROR)
-        if type(exc).__name__ == "Abort":
-            fail("aborted", 1)
+        if type(exc).__name__ == "Abort":  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+            fail("interrupted", 130)
         raise
     sys.exit(result if isinstance(result, int) else 0)
 

@@ -18,6 +18,14 @@ def parse_value(text: str) -> Any:
     return text.strip()
 
 
+def parse_option_value(text: str) -> Any:
+    """A model option's value as a spec would hold it: ``'48'`` -> 48, ``'16,32'`` -> [16, 32],
+    ``'gelu'`` -> ``'gelu'``."""
+    if "," in text:
+        return [parse_value(part) for part in text.split(",") if part.strip()]
+    return parse_value(text)
+
+
 def parse_scheme(text: str, option: str = "--init") -> dict[str, Any]:
     """``'gaussian:std=0.01,mean=0'`` -> ``{'name': 'gaussian', 'std': 0.01, 'mean': 0}``."""
     name, _, rest = text.partition(":")
@@ -46,12 +54,13 @@ def parse_sizes(text: str, option: str = "--hidden") -> list[int]:
     return sizes
 
 
-def parse_assignments(items: list[str], option: str) -> dict[str, Any]:
-    """``['p=97', 'train_fraction=0.5']`` -> ``{'p': 97, 'train_fraction': 0.5}`` (a repeated option)."""
+def parse_assignments(items: list[str], option: str, *, lists: bool = False) -> dict[str, Any]:
+    """``['p=97', 'train_fraction=0.5']`` -> ``{'p': 97, 'train_fraction': 0.5}`` (a repeated option);
+    with ``lists``, ``channels=16,32`` -> ``{'channels': [16, 32]}``."""
     out: dict[str, Any] = {}
     for item in items:
         key, eq, value = item.partition("=")
         if not eq or not key.strip() or not value.strip():
             raise ValueError(f"{option}: expected KEY=VALUE, got {item!r}")
-        out[key.strip()] = parse_value(value)
+        out[key.strip()] = parse_option_value(value) if lists else parse_value(value)
     return out

@@ -5,30 +5,41 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rich.table import Table
+from initopt._terminal import Fit
+from initopt.report.fmt import hyper, pm
 
-from initopt.report.fmt import pm
+#: Dropped in this order when the terminal is too narrow for the whole table (hyperparameters never
+#: are; the best's test score stays in the caption).
+LOW_VALUE_COLUMNS = ("val loss", "test loss", "seeds", "test")
 
 
-def summary_table(db: Path, name: str) -> Table:
-    """Per init x optimizer, best first: best lr, mean ± std over seeds of the final val metric and loss."""
-    from initopt.study.store import SQLiteStore
+def summary_table(db: Path, name: str) -> Fit:
+    """Per init x optimizer x weight decay, best first: best lr, mean ± std over seeds of the final val
+    metric and loss, seeds, diverged runs."""
+    from initopt._terminal import new_table
+    from initopt.report.data import load_study
     from initopt.study.summary import summarize
 
-    with SQLiteStore(db) as store:
-        study = store.study(name)
-        rows = store.configs(study.name)
-    metric = (study.spec.get("train") or {}).get("metric") or "metric"
-    summary = summarize(rows, metric)
-    table = Table(title=f"Study {study.name!r}: final validation {metric}, mean ± std over seeds at the best lr")
-    for column in ("rank", "init", "optimizer", "best lr", f"val {metric}", "val loss", "seeds", "diverged"):
-        table.add_column(column, justify="left" if column in ("init", "optimizer") else "right")
+    study = load_study(db, name)  # each configuration's values from its selected epoch (rank_by)
+    metric = study.metric
+    summary = summarize(study.configs, metric)
+    chosen = "val" if study.selects_on == "validation" else "test"
+    best_epoch = "best-epoch " if study.rank_by == "best" else ""
+    table = new_table(title=f"Study {study.name!r}: {best_epoch}{chosen} {metric} at the best lr, mean ± std over seeds"
+                            + ("" if chosen == "val" else " (no validation split: ranked on the test split)"))
+    columns = ("#", "init", "optimizer", "lr", "wd", f"{chosen} {metric}", *((f"test {metric}",) if chosen == "val" else ()),
+               f"{chosen} loss", "seeds", "diverged")
+    for column in columns:
+        text = column in ("init", "optimizer")
+        table.add_column(column, justify="left" if text else "right", no_wrap=not text)
     if summary and not math.isnan(summary[0].metric_mean):
         best = summary[0]
-        table.caption = (f"Best: {best.init} + {best.optimizer} at lr {best.best_lr:g}: val {metric} "
-                         f"{pm(best.metric_mean, best.metric_std)} over {best.seeds} seeds")
+        test = f"; test {metric} {pm(best.test_mean, best.test_std)}" if chosen == "val" else ""
+        table.caption = (f"Best: {best.init} + {best.optimizer}, lr {hyper(best.best_lr)}, wd {hyper(best.weight_decay)}: "
+                         f"{chosen} {metric} {pm(best.metric_mean, best.metric_std)} over {best.seeds} seeds{test}")
     for rank, row in enumerate(summary, start=1):
         diverged = f"{row.diverged}/{row.runs}" + (f" ({row.failed} failed)" if row.failed else "")
-        table.add_row(str(rank), row.init, row.optimizer, f"{row.best_lr:g}", pm(row.metric_mean, row.metric_std),
-                      pm(row.loss_mean, row.loss_std), str(row.seeds), diverged)
-    return table
+        test = (pm(row.test_mean, row.test_std),) if chosen == "val" else ()
+        table.add_row(str(rank), row.init, row.optimizer, hyper(row.best_lr), hyper(row.weight_decay),
+                      pm(row.metric_mean, row.metric_std), *test, pm(row.loss_mean, row.loss_std), str(row.seeds), diverged)
+    return Fit(table, drop=tuple(f"{c} {metric}" if c == "test" else c for c in LOW_VALUE_COLUMNS))

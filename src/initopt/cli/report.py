@@ -17,6 +17,7 @@ def report(
     format: Annotated[str, typer.Option("--format", help="html (one self-contained file) or markdown (PNGs and CSV beside it).")] = "html",
 ) -> None:
     """Which combination wins, by how much, and why: recommendation, leaderboard, plots, importance."""
+    from initopt._terminal import width
     from initopt.report import FORMATS, load_report, save_report
     from initopt.report.text import summary_lines
 
@@ -26,6 +27,6 @@ def report(
         raise ValueError(f"--db {db}: no such database file (run a study first, or pass --db)")
     computed = load_report(db, study)
     path = save_report(computed, out, format)
-    for line in summary_lines(computed):
+    for line in summary_lines(computed, width()):
         print(line)
     print(f"Report written to {path.resolve()}")

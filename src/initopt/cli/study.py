@@ -15,7 +15,6 @@ app = typer.Typer(help="Run a grid of init x optimizer x hyperparameters x seeds
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite file holding the studies.")]
 DEFAULT_DB = Path(STORE_DEFAULT_DB)
-TABLE_WIDTH = 120  # when stdout is not a terminal (a pipe, a log file), rich would otherwise wrap at 80
 
 
 @app.command("run")
@@ -27,63 +26,124 @@ def run(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run configurations that failed before again.")] = False,
     report_path: Annotated[Path | None, typer.Option("--report", help="Where to write the HTML report (default STUDY-report.html).")] = None,
+    validation: Annotated[str | None, typer.Option(help="Override the spec's train.validation: a fraction of the training rows (0.2), 0 for none, or a validation file.")] = None,
+    threads: Annotated[str | None, typer.Option(help="CPU threads for torch: a number, or auto (the cores other programs leave free; the default, unless the spec's train.threads or OMP_NUM_THREADS says otherwise).")] = None,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between a bundle's checkpoints (written at epoch ends; 0: every epoch).")] = 5.0,
 ) -> None:
-    """Run (or resume) a study: finished configurations are skipped, interrupted ones re-run; ends with the
-    ranked table and an HTML report."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+    """Run (or resume) a study: finished configurations are skipped, interrupted bundles go on from their
+    last checkpoint; ends with the ranked table and an HTML report. Ctrl-C stops it, keeping what is saved."""
+    from initopt._terminal import Progress, console
     from initopt.cli.render import summary_table
     from initopt.study import default_spec_path
-    from initopt.study.runner import ProgressEvents, run_study
+    from initopt.study.runner import ProgressEvents, StudyInterrupted, run_study
 
-    console = Console(stderr=True)
+    if checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every:g}")
     path = spec or default_spec_path()
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[configs]} configs"),
-        TextColumn("{task.fields[speed_text]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    state = {"done": 0, "total": 0, "task": None}
+    study_spec = _with_validation(path, validation)
+    from initopt.threads import default_setting, parse_threads
 
-    def start(n_configs: int, total_steps: int) -> None:
-        state["total"] = n_configs
-        state["task"] = progress.add_task("training", total=max(total_steps, 1), configs=f"0/{n_configs}", speed_text="")
+    thread_setting = parse_threads(threads) if threads is not None else (study_spec.train.threads or default_setting())
+    _interrupt_on_sigterm()
+    epochs = study_spec.train.epochs
+    try:
+        with Progress("study", "steps") as bar:
+            counts = {"done": 0, "total": 0, "steps": 0, "per_epoch": 1.0}
 
-    def steps(n: int) -> None:
-        task = progress.tasks[state["task"]]
-        progress.advance(state["task"], n)
-        rate = task.speed
-        progress.update(state["task"], speed_text=f"{rate:,.0f} steps/s" if rate else "")
+            def detail() -> str:
+                config_epochs = int(counts["steps"] / counts["per_epoch"] + 1e-9)
+                return (f"{config_epochs}/{counts['total'] * epochs} configuration-epochs, "
+                        f"{counts['done']}/{counts['total']} configurations")
 
-    def configs_done(n: int) -> None:
-        state["done"] += n
-        progress.update(state["task"], configs=f"{state['done']}/{state['total']}")
+            def start(n_configs: int, total_steps: int) -> None:
+                counts["total"] = n_configs
+                counts["per_epoch"] = max(total_steps / max(n_configs * epochs, 1), 1e-9)
+                bar.start(total_steps, detail=detail())
 
-    events = ProgressEvents(start=start, steps=steps, configs_done=configs_done, notice=lambda text: console.print(f"[yellow]notice:[/] {text}"))
-    with progress:
-        report = run_study(path, db=db, engine=engine, max_bundle=max_bundle, device=device, retry_failed=retry_failed,
-                           events=events)
-    out = Console(width=None if sys.stdout.isatty() else TABLE_WIDTH)
+            def steps(n: int) -> None:
+                counts["steps"] += n
+                bar.update(advance=n, detail=detail())
+
+            def configs_done(n: int) -> None:
+                counts["done"] += n
+                bar.update(detail=detail())
+
+            events = ProgressEvents(start=start, steps=steps, configs_done=configs_done,
+                                    notice=lambda text: bar.note(f"notice: {text}"))
+            report = run_study(study_spec, db=db, engine=engine, max_bundle=max_bundle, device=device,
+                               retry_failed=retry_failed, events=events, checkpoint_seconds=checkpoint_every,
+                               threads=thread_setting)
+    except StudyInterrupted as stopped:
+        _say_interrupted(stopped, spec, db)
+        raise typer.Exit(130) from None
+    out = console()
     if report.skipped:
-        out.print(f"{report.skipped} of {report.n_configs} configurations were already finished in {db}; trained {report.trained}.")
+        print(f"{report.skipped} of {report.n_configs} configurations were already finished in {db}; trained {report.trained}.",
+              flush=True)
+    if report.elsewhere:
+        print(f"{report.elsewhere} configurations were being trained by another process on {db}; this one left them "
+              "to it (`initopt study list` shows when they are done).", flush=True)
     out.print(summary_table(db, report.study))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
     out.print(f"Study {report.study!r}: {report.trained} configurations run in {report.seconds:.1f}s ({report.engine} engine); "
-              f"{counts}. Results: {db.resolve()}", markup=False, highlight=False)
+              f"{counts}.", markup=False, highlight=False)
+    print(f"Results: {db.resolve()}", flush=True)  # a path stays on one line, whole, to be copied
     if report.first_error:
         out.print(f"First error: {report.first_error} (run again with --retry-failed once fixed)", markup=False, highlight=False)
     from initopt.report import write_report
 
     default_name = re.sub(r"[^A-Za-z0-9._-]+", "_", report.study).strip("._") or "study"
     html = write_report(db, study=report.study, out=report_path or Path(f"{default_name}-report.html"))
-    out.print(f"Report: {html.resolve()}", markup=False, highlight=False)
+    print(f"Report: {html.resolve()}")
+
+
+def _with_validation(path: Path, validation: str | None):
+    """The spec at ``path``, its validation setting replaced by ``--validation`` when given."""
+    from dataclasses import replace
+
+    from initopt.data.validation import check_fraction
+    from initopt.study import load_spec
+
+    study_spec = load_spec(path)
+    if validation is None:
+        return study_spec
+    try:
+        value = check_fraction(float(validation) if _is_number(validation) else validation)
+    except ValueError as exc:
+        raise ValueError(f"--validation: {exc}") from None
+    return replace(study_spec, train=replace(study_spec.train, validation=value))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (``kill``, a scheduler ending the job) stops the study as Ctrl-C does: what is saved stays."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _say_interrupted(stopped, spec: Path | None, db: Path) -> None:
+    """One line: what the interrupted run stored, what it saved part-way, and the command that goes on."""
+    report, counts = stopped.report, stopped.report.counts
+    finished = sum(counts.get(s, 0) for s in ("done", "diverged", "failed"))
+    saved = ""
+    if stopped.checkpoints:
+        n = sum(len(cp.config_ids) for cp in stopped.checkpoints)
+        epochs = sorted({cp.epoch for cp in stopped.checkpoints})
+        saved = f"; {n} more saved part-way (after epoch {', '.join(map(str, epochs))})"
+    command = f"initopt study run {spec} --db {db}" if spec else f"initopt study run --db {db}"
+    print(f"Interrupted: {finished} of {report.n_configs} configurations of study {report.study!r} finished and "
+          f"stored in {db}{saved}. Resume with: {command}", file=sys.stderr, flush=True)
 
 
 from initopt.cli.report import report as _report  # noqa: E402  (a command of this group)
@@ -94,33 +154,42 @@ app.command("report")(_report)
 @app.command("list")
 def list_studies(db: DbOption = DEFAULT_DB) -> None:
     """The studies in the database, with their configuration counts by status."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from initopt._terminal import Fit, console, new_table
     from initopt.study.store import SQLiteStore
 
     _require_db(db)
-    table = Table(title=f"Studies in {db}")
-    for column in ("study", "configs", "done", "diverged", "failed", "pending", "updated"):
+    table = new_table(title=f"Studies in {db}")
+    for column in ("study", "configs", "done", "diverged", "failed", "interrupted", "running", "pending", "updated"):
         table.add_column(column, justify="right" if column not in ("study", "updated") else "left")
     with SQLiteStore(db) as store:
         for study in store.studies():
             counts = {status.value: n for status, n in store.counts(study.name).items()}
-            pending = counts.get("pending", 0) + counts.get("running", 0)
+            interrupted = len(store.interrupted(study.name))
+            running = len(store.held_elsewhere(study.name))  # live claims: a process is training them now
+            pending = counts.get("pending", 0) + counts.get("running", 0) - interrupted - running
             table.add_row(study.name, str(sum(counts.values())), str(counts.get("done", 0)), str(counts.get("diverged", 0)),
-                          str(counts.get("failed", 0)), str(pending), study.updated)
-    Console().print(table)
+                          str(counts.get("failed", 0)), str(interrupted), str(running), str(pending), _minutes(study.updated))
+    console().print(Fit(table, drop=("updated",)))
+
+
+def _minutes(timestamp: str) -> str:
+    """``2026-12-07T12:34:56.789+00:00`` (UTC) -> ``2026-12-07 13:34`` in local time: seconds add width, not meaning."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return str(timestamp)
 
 
 @app.command("show")
 def show(name: Annotated[str, typer.Argument(help="Study name.")], db: DbOption = DEFAULT_DB) -> None:
     """The ranked summary of one study."""
-    from rich.console import Console
-
+    from initopt._terminal import console
     from initopt.cli.render import summary_table
 
     _require_db(db)
-    Console(width=None if sys.stdout.isatty() else TABLE_WIDTH).print(summary_table(db, name))
+    console().print(summary_table(db, name))
 
 
 @app.command("export")
@@ -129,20 +198,23 @@ def export(
     study: Annotated[str | None, typer.Option(help="Study name (optional when the file holds one study).")] = None,
     format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    epochs: Annotated[bool, typer.Option("--epochs", help="One row per configuration and epoch (learning curves) instead of one per configuration.")] = False,
 ) -> None:
-    """One row per configuration: id, init, optimizer, lr, weight_decay, seed, status, epochs_run, losses, metric."""
+    """One row per configuration: id, init, optimizer, lr, weight_decay, seed, status, epochs_run, losses, metric.
+    With --epochs, one row per configuration and epoch: the configuration's id, init, optimizer, lr,
+    weight_decay, momentum, seed, then epoch, train_loss, train_metric, val_loss, val_metric, seconds, ..."""
     from initopt.study.export import EXPORT_FORMATS, load, to_csv, to_json
 
     if format not in EXPORT_FORMATS:
         raise ValueError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
     _require_db(db)
-    records = load(db, study)
+    records = load(db, study, epochs=epochs)
     text = to_csv(records) if format == "csv" else to_json(records)
     if out is None:
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
-        print(f"{len(records)} configurations written to {out}")
+        print(f"{len(records)} {'epoch rows' if epochs else 'configurations'} written to {out}")
 
 
 def _require_db(db: Path) -> None:

@@ -7,7 +7,8 @@ loss), He initialization, AdamW (lr 1e-3, weight decay 1e-5), binary cross-entro
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -15,9 +16,10 @@ import typer
 def train(
     dataset: Annotated[str, typer.Option(help="Built-in dataset, csv:PATH:TARGET, PATH.npz, text:PATH or ratings:PATH.")] = "seed-binary",
     data_option: Annotated[list[str] | None, typer.Option("--data-option", help="A dataset option KEY=VALUE, e.g. p=113 (repeatable; see docs/data.md).")] = None,
-    model: Annotated[str, typer.Option(help="Model: mlp, cnn2d, transformer, mf, ... (--hidden and --activation are the mlp's).")] = "mlp",
-    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, comma-separated ('' for none).")] = "64",
-    activation: Annotated[str, typer.Option(help="Hidden activation: relu, tanh, gelu, ...")] = "relu",
+    model: Annotated[str, typer.Option(help="Model: mlp, deep-mlp, cnn1d, cnn2d, transformer, mf, or your own package.module:function (imported from the working directory).")] = "mlp",
+    model_option: Annotated[list[str] | None, typer.Option("--model-option", help="A model option KEY=VALUE as a spec's [workload] gives it, e.g. channels=16,32, or your factory's own (repeatable; see docs/models.md).")] = None,
+    hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes, comma-separated ('' for none); mlp's default 64.")] = None,
+    activation: Annotated[str | None, typer.Option(help="Hidden activation: relu, tanh, gelu, ...; mlp's default relu.")] = None,
     init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01.")] = "he_normal",
     optimizer: Annotated[str, typer.Option(help="sgd, adam or adamw.")] = "adamw",
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
@@ -27,7 +29,9 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Examples per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for the init draw and the data order.")] = 0,
     loss: Annotated[str | None, typer.Option(help="Loss; default follows the dataset (bce for binary tasks).")] = None,
+    validation: Annotated[str, typer.Option(help="Validation data held out of the training rows: a fraction (0.2), 0 for none, a CSV file with the training file's columns, or npz (the .npz dataset's x_val, y_val).")] = "0.2",
     verbose: Annotated[int, typer.Option(help="0 silent, 1 progress bar and a line per epoch, 2 a line per epoch.")] = 1,
+    threads: Annotated[str | None, typer.Option(help="CPU threads for torch: a number, or auto (the cores other programs leave free; the default unless OMP_NUM_THREADS is set).")] = None,
 ) -> None:
     """Train one model and print a Keras-style line per epoch, then the test result."""
     if epochs < 0:
@@ -38,36 +42,57 @@ def train(
         raise ValueError(f"--momentum must be in [0, 1), got {momentum}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"--verbose must be 0, 1 or 2, got {verbose}")
-    from initopt.cli.options import parse_assignments, parse_scheme, parse_sizes
+    from initopt.cli.options import parse_assignments, parse_scheme
 
-    sizes = parse_sizes(hidden)
+    model_options, given_as = _model_options(model, model_option or [], hidden, activation)
     scheme_spec = parse_scheme(init)
     data_options = parse_assignments(data_option or [], "--data-option")
 
+    from initopt.threads import apply, default_setting, parse_threads
+
+    thread_setting = parse_threads(threads) if threads is not None else default_setting()
     import torch
 
+    apply(thread_setting)
     from initopt import data as datasets
     from initopt import init as inits
     from initopt import optim
     from initopt.models import build_model, describe_mlp
+    from initopt.models.factory import ModelOptionError, importable
     from initopt.training import fit
     from initopt.training.losses import PROBABILITY_LOSSES, loss_name
     from initopt.training.objective import ObjectiveError, check_objective
 
     scheme = inits.get(scheme_spec)
+    from initopt.data.validation import ValidationError
+
     try:
-        splits = datasets.load(dataset, **data_options)
+        splits = datasets.load_validated(dataset, _validation(validation), **data_options)
     except datasets.OptionError as exc:
-        raise ValueError(f"--data-option {exc.option}: {exc}") from None
+        raise ValueError(f"--data-option {exc.option}: {exc}" if exc.option != "validation" else f"--validation: {exc}") from None
+    except ValidationError as exc:
+        raise ValueError(f"--validation: {exc}") from None
     info = splits.info
     loss_used = loss or info.default_loss
-    is_mlp = model.strip().lower() == "mlp"
-    model_options = {"hidden": sizes, "activation": activation} if is_mlp else {}
-    net = build_model(model, n_features=info.n_features, out=info.output_dim, input_shape=tuple(info.input_shape),
-                      dataset=info, probabilities=loss_name(loss_used) in PROBABILITY_LOSSES, **model_options)
+    is_mlp = _is_mlp(model)
+    if ":" not in model and loss_name(loss_used) in PROBABILITY_LOSSES:
+        model_options["probabilities"] = True  # a loss on probabilities: the built-ins end in a sigmoid
+    try:
+        with importable(Path.cwd()):  # a factory of the working directory, as `python -m` would find it
+            net = build_model(model, n_features=info.n_features, out=info.output_dim,
+                              input_shape=tuple(info.input_shape), dataset=info, **model_options)
+    except ModelOptionError as exc:
+        raise ValueError(f"{given_as.get(exc.option, f'--model-option {exc.option}')}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--model: {exc}") from None
     try:
         with torch.no_grad():
-            loss_used, metric = check_objective(loss_used, info.default_metric, info.task, net(splits.train.x[:2]), splits.train.y[:2])
+            output = net(splits.train.x[:2])
+    except Exception as exc:  # a model that cannot take this dataset's inputs
+        raise ValueError(f"--model: {model!r} fails on {info.name} inputs of shape "
+                         f"{tuple(splits.train.x.shape[1:])}: {exc}") from None
+    try:
+        loss_used, metric = check_objective(loss_used, info.default_metric, info.task, output, splits.train.y[:2])
     except ObjectiveError as exc:
         raise ValueError(f"--{exc.field}: {exc}") from None
     inits.initialize(net, weights=scheme, bias="zeros", seed=seed)
@@ -79,21 +104,71 @@ def train(
     opt = optim.get(optimizer, net.parameters(), **hyper)
     if verbose:
         settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
-        described = describe_mlp(info.n_features, sizes, info.output_dim, activation) if is_mlp else model.strip()
+        described = (describe_mlp(info.n_features, model_options["hidden"], info.output_dim, model_options["activation"])
+                     if is_mlp else model.strip())
         print(f"{described} | init {scheme!r} | "
               f"{type(opt).__name__}({settings}) | loss {loss_used}")
         inputs = {"tokens": f"sequences of {info.n_features} tokens (vocabulary {info.vocab_size})",
                   "pairs": f"(user, item) pairs of {info.n_users} users x {info.n_items} items"}
-        print(f"{info.name}: {info.n_train} train / {info.n_test} test, "
+        print(f"{info.name}: {info.n_train} train / {info.n_val} validation / {info.n_test} test, "
               f"{inputs.get(info.input_kind, f'{info.n_features} features')}, {info.task}"
-              f" | torch {torch.__version__}, {torch.get_num_threads()} threads")
-    history = fit(net, opt, splits.train, loss=loss_used, metrics=(metric,), epochs=epochs,
-                  batch_size=batch_size, validation=splits.test, seed=seed, verbose=verbose)
+              f" | torch {torch.__version__}, {torch.get_num_threads()} thread{'' if torch.get_num_threads() == 1 else 's'}")
+    # without a validation split the test split stands in for it (and the output says so)
+    history = fit(net, opt, splits.train, loss=loss_used, metrics=(metric,), epochs=epochs, batch_size=batch_size,
+                  validation=splits.test if splits.val is None else splits.val, seed=seed, verbose=verbose)
     if verbose:
         if history.diverged:
             print(f"Diverged at epoch {history.diverged_epoch}: try a smaller --lr or another --init.")
         elif history.epochs:
-            print(f"Test: loss {history.last('val_loss'):.4f} - {metric} {history.last('val_' + metric):.4f} "
-                  f"({history.seconds:.1f}s)")
+            from initopt.training import evaluate
+
+            if splits.val is not None:
+                print(f"Validation: loss {history.last('val_loss'):.4f} - {metric} {history.last('val_' + metric):.4f}")
+            test = evaluate(net, splits.test, loss=loss_used, metrics=(metric,))
+            note = "" if splits.val is not None else " (no validation split: the val_ columns above are the test split)"
+            print(f"Test: loss {test['loss']:.4f} - {metric} {test[metric]:.4f} ({history.seconds:.1f}s){note}")
     if history.diverged:
         raise typer.Exit(1)
+
+
+def _validation(text: str) -> float | str:
+    """``--validation``: a number is a fraction; anything else a file (or ``npz``)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _is_mlp(model: str) -> bool:
+    return model.strip().lower() == "mlp"
+
+
+def _model_options(model: str, items: list[str], hidden: str | None, activation: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """``(options, given_as)``: the model's options as a spec's ``[workload]`` would hold them, and the
+    flag each came from (for errors). ``--hidden`` and ``--activation`` are ``--model-option hidden=``
+    and ``activation=``; the built-ins' shared options are checked and put in form as a spec's are
+    (``hidden=48`` is ``[48]``), a factory's reach it as given. ``mlp`` defaults to 64 ReLU units."""
+    from initopt.cli.options import parse_assignments, parse_option_value, parse_sizes
+    from initopt.models.options import ModelOptionError, is_factory, shared_options
+
+    options = parse_assignments(items, "--model-option", lists=True)
+    given_as = {key: f"--model-option {key}" for key in options}
+    for key, text in (("hidden", hidden), ("activation", activation)):
+        if text is None:
+            continue
+        if key in options:
+            raise ValueError(f"--{key}: also given as --model-option {key}; give it once")
+        if key == "activation":
+            options[key] = text.strip()
+        else:  # a built-in's sizes, with their own errors ("--hidden: 'x' is not a whole number")
+            options[key] = parse_option_value(text) if is_factory(model) else parse_sizes(text)
+        given_as[key] = f"--{key}"
+    if is_factory(model):
+        return options, given_as
+    if _is_mlp(model):  # the example of the texts: MLP 100 -> 64 ReLU -> 1
+        options.setdefault("hidden", [64])
+        options.setdefault("activation", "relu")
+    try:
+        return shared_options(options), given_as
+    except ModelOptionError as exc:
+        raise ValueError(f"{given_as.get(exc.option, f'--model-option {exc.option}')}: {exc}") from None

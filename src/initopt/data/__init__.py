@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 from initopt.data.errors import DataError
-from initopt.data.loader import describe, load, names, options_of
+from initopt.data.loader import describe, load, load_validated, names, options_of
 from initopt.data.options import Option, OptionError
-from initopt.data.types import DatasetInfo, Scaler, Split, Splits, Task
+from initopt.data.types import DatasetInfo, Scaler, Split, Splits, Task, ValidatedSplits
 
-__all__ = ["DataError", "DatasetInfo", "Option", "OptionError", "Scaler", "Split", "Splits", "Task", "describe", "load",
-           "names", "options_of"]
+__all__ = ["DataError", "DatasetInfo", "Option", "OptionError", "Scaler", "Split", "Splits", "Task", "ValidatedSplits",
+           "describe", "load", "load_validated", "names", "options_of"]

@@ -147,8 +147,20 @@ def _target_values(cells: list[str], lines: list[int], where: str) -> np.ndarray
     )
 
 
-def read_csv(path_text: str, target: str) -> RawData:
-    """Load ``path_text`` (header row required) with column ``target`` as the target."""
+def read_csv_like(path_text: str, like: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, target values)`` of every row of ``path_text`` (a validation file), unsplit and unencoded,
+    after checking that it has the columns of the CSV file ``like``, in the same order."""
+    header = read_rows(Path(like).expanduser(), like)[0]
+    x, values, _ = _csv_columns(path_text, target)
+    found = read_rows(Path(path_text).expanduser(), path_text)[0]
+    if found != header:
+        raise DataError(f"{path_text}: columns {', '.join(map(repr, found))} differ from {like}'s "
+                        f"{', '.join(map(repr, header))}; a validation file has the training file's columns, in order")
+    return x, values
+
+
+def _csv_columns(path_text: str, target: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Features, the raw target column and a description of ``path_text``."""
     path, where = Path(path_text).expanduser(), path_text
     header, rows, lines = read_rows(path, where)
     if len(set(header)) != len(header):
@@ -164,15 +176,20 @@ def read_csv(path_text: str, target: str) -> RawData:
     columns = list(zip(*rows))
     t = header.index(target)
     values = _target_values(list(columns[t]), lines, f"{where}: column {target!r}")
-    encoded = encode_target(values, f"{where}: column {target!r}")
     features = [
         numeric_column(list(col), lines, f"{where}: column {name!r}")
         for j, (name, col) in enumerate(zip(header, columns))
         if j != t
     ]
     x = np.stack(features, axis=1)
-    what = f"CSV {path.name}, {len(rows)} rows x {x.shape[1]} features, target {target!r}"
-    return _split_raw(f"csv:{path_text}:{target}", where, x, encoded, what)
+    return x, values, f"CSV {path.name}, {len(rows)} rows x {x.shape[1]} features, target {target!r}"
+
+
+def read_csv(path_text: str, target: str) -> RawData:
+    """Load ``path_text`` (header row required) with column ``target`` as the target."""
+    x, values, what = _csv_columns(path_text, target)
+    encoded = encode_target(values, f"{path_text}: column {target!r}")
+    return _split_raw(f"csv:{path_text}:{target}", path_text, x, encoded, what)
 
 
 # --- npz ---------------------------------------------------------------------------------------
@@ -223,6 +240,16 @@ def _check_pair(x: np.ndarray, y: np.ndarray, names: tuple[str, str], where: str
     _check_finite(x, xn, where)
     _check_finite(y, yn, where)
     return y.astype(str) if y.dtype.kind == "S" else y
+
+
+def read_npz_pair(path_text: str, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays ``names`` (an ``(x, y)`` pair such as ``x_val``, ``y_val``) of ``path_text``, checked."""
+    arrays = _npz_arrays(Path(path_text).expanduser(), path_text)
+    for key in names:
+        if key not in arrays:
+            found = ", ".join(repr(k) for k in arrays) or "none"
+            raise DataError(f"{path_text}: no array {key!r}{did_you_mean(key, arrays)} the arrays are: {found}")
+    return arrays[names[0]], _check_pair(arrays[names[0]], arrays[names[1]], names, path_text)
 
 
 def read_npz(path_text: str) -> RawData:

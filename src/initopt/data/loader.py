@@ -21,11 +21,12 @@ import torch
 from initopt.data import files
 from initopt.data.builtin import ALIASES, BUILTINS
 from initopt.data.errors import DataError, closest
-from initopt.data.options import Option, Value, resolve_options
+from initopt.data.options import Option, OptionError, Value, resolve_options
 from initopt.data.ratings import RATINGS_PREFIX, read_ratings
 from initopt.data.standardize import fit_scaler, standardize
 from initopt.data.text import TEXT_OPTIONS, TEXT_PREFIX, read_text
-from initopt.data.types import INPUT_DTYPES, TARGET_DTYPES, DatasetInfo, RawData, Scaler, Split, Splits
+from initopt.data.types import INPUT_DTYPES, TARGET_DTYPES, DatasetInfo, RawData, Scaler, Split, Splits, ValidatedSplits
+from initopt.data.validation import DEFAULT_FRACTION, ValidationError, check_fraction, from_file, hold_out
 
 CSV_PREFIX = "csv:"
 NPZ_SUFFIX = ".npz"
@@ -136,8 +137,11 @@ def resolve(name: str, **options: object) -> Source:
     return Source(source.kind, source.ref, source.target, stamp, tuple(filled.items()))
 
 
-def _to_splits(raw: RawData) -> Splits:
-    """Standardize ``"values"`` inputs with train statistics, build the info, wrap as tensors."""
+def _to_splits(raw: RawData, val: tuple[np.ndarray, np.ndarray] | None = None) -> ValidatedSplits:
+    """Standardize ``"values"`` inputs with train statistics, build the info, wrap as tensors.
+
+    ``val``: held-out validation rows ``(x, y)``, standardized with the statistics of ``raw.x`` (the
+    rows trained on) like the test rows."""
     info = DatasetInfo.create(
         name=raw.name,
         task=raw.task,
@@ -153,6 +157,7 @@ def _to_splits(raw: RawData) -> Splits:
         n_items=raw.n_items,
         target_shape=tuple(raw.y.shape[1:]),
         default_metric=raw.default_metric or None,
+        n_val=0 if val is None else len(val[0]),
     )
     y_dtype = TARGET_DTYPES[raw.task]
     scaler = None
@@ -168,21 +173,33 @@ def _to_splits(raw: RawData) -> Splits:
     def split(x: np.ndarray, y: np.ndarray, part: str) -> Split:
         return Split(inputs(x), torch.as_tensor(np.asarray(y)).to(y_dtype), info, part, scaler)
 
-    return Splits(split(raw.x, raw.y, "train"), split(raw.x_test, raw.y_test, "test"))
+    return ValidatedSplits(split(raw.x, raw.y, "train"), None if val is None else split(*val, "val"),
+                           split(raw.x_test, raw.y_test, "test"))
+
+
+def _read(source: Source) -> RawData:
+    options = dict(source.options)
+    if source.kind == "builtin":
+        return BUILTINS[source.ref].make(**options)
+    if source.kind == "csv":
+        return files.read_csv(source.ref, source.target)
+    if source.kind == "text":
+        return read_text(source.ref, **options)
+    if source.kind == "ratings":
+        return read_ratings(source.ref)
+    return files.read_npz(source.ref)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _load_source(source: Source) -> Splits:
-    options = dict(source.options)
-    if source.kind == "builtin":
-        return _to_splits(BUILTINS[source.ref].make(**options))
-    if source.kind == "csv":
-        return _to_splits(files.read_csv(source.ref, source.target))
-    if source.kind == "text":
-        return _to_splits(read_text(source.ref, **options))
-    if source.kind == "ratings":
-        return _to_splits(read_ratings(source.ref))
-    return _to_splits(files.read_npz(source.ref))
+def _load_source(source: Source, validation: float | str = 0.0, stamp: tuple[int, int] = (0, 0)) -> ValidatedSplits:
+    """``stamp``: the validation file's, so that an edited file loads afresh."""
+    raw = _read(source)
+    if isinstance(validation, str):
+        return _to_splits(raw, from_file(raw, source.kind, source.ref, source.target, validation))
+    if validation > 0:
+        raw, x_val, y_val = hold_out(raw, validation)
+        return _to_splits(raw, (x_val, y_val))
+    return _to_splits(raw)
 
 
 def load(name: str, **options: object) -> Splits:
@@ -209,7 +226,36 @@ def load(name: str, **options: object) -> Splits:
             take or a bad option value (``OptionError``, naming the option).
         DataError: a data file is missing or unusable (the message names file, column and line).
     """
-    return _load_source(resolve(name, **options))
+    return _plain(resolve(name, **options))
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _plain(source: Source) -> Splits:
+    """The train and test parts without a validation split: one cached object per source."""
+    train, _, test = _load_source(source)
+    return Splits(train, test)
+
+
+def load_validated(name: str, validation: float | str = DEFAULT_FRACTION, **options: object) -> ValidatedSplits:
+    """``load`` with a validation split held out of the training data: ``train, val, test``.
+
+    ``validation``: a fraction of the training rows (stratified for classification, fixed seed), 0
+    for none (``val`` is ``None``), or the user's own validation data: a CSV file with the training
+    file's columns, or ``"npz"`` for an ``.npz`` dataset's ``x_val``/``y_val`` arrays
+    (``initopt.data.validation``). The training rows that remain are what the inputs are
+    standardized with. A file path is taken as written (relative to the working directory).
+    """
+    try:
+        validation = check_fraction(validation)
+    except ValueError as exc:
+        raise OptionError("validation", str(exc)) from None
+    source, stamp = resolve(name, **options), (0, 0)
+    if isinstance(validation, str) and validation != "npz":
+        try:
+            stamp = _stamp(validation)  # a missing file, named
+        except DataError as exc:
+            raise ValidationError(str(exc)) from None
+    return _load_source(source, validation, stamp)
 
 
 def describe(name: str, **options: object) -> DatasetInfo:
@@ -220,3 +266,4 @@ def describe(name: str, **options: object) -> DatasetInfo:
 def clear_cache() -> None:
     """Forget the in-process cache (the mnist1d disk cache stays)."""
     _load_source.cache_clear()
+    _plain.cache_clear()

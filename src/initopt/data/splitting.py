@@ -22,9 +22,9 @@ SPLIT_NAME = f"{round(100 * (1 - TEST_FRACTION))}/{round(100 * TEST_FRACTION)}"
 MIN_ROWS_PER_SPLIT = 2
 
 
-def split_sizes(n: int) -> tuple[int, int]:
-    """``(n_train, n_test)`` for ``n`` rows: the test part is ``ceil(TEST_FRACTION * n)``."""
-    n_test = math.ceil(TEST_FRACTION * n)
+def split_sizes(n: int, fraction: float = TEST_FRACTION) -> tuple[int, int]:
+    """``(n_train, n_test)`` for ``n`` rows: the test part is ``ceil(fraction * n)``."""
+    n_test = math.ceil(fraction * n)
     return n - n_test, n_test
 
 
@@ -33,21 +33,23 @@ MIN_ROWS = next(m for m in itertools.count(1) if min(split_sizes(m)) >= MIN_ROWS
 
 
 def split_indices(
-    y: np.ndarray, stratify: bool, where: str, classes: tuple[str, ...] = ()
+    y: np.ndarray, stratify: bool, where: str, classes: tuple[str, ...] = (), fraction: float = TEST_FRACTION
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(train, test)`` for targets ``y``; ``where`` (the file) starts error messages.
 
     ``classes`` names the class indices in ``y`` for messages (``classes[i]`` is class ``i``).
+    ``fraction``: the share of rows in the second part (a validation split passes its own).
 
     Raises:
         DataError: too few rows for ``MIN_ROWS_PER_SPLIT`` in each part, or (stratified) a class
             with a single row or more classes than rows in a part.
     """
     n = len(y)
-    n_train, n_test = split_sizes(n)
+    n_train, n_test = split_sizes(n, fraction)
     if min(n_train, n_test) < MIN_ROWS_PER_SPLIT:
+        name = SPLIT_NAME if fraction == TEST_FRACTION else f"{round(100 * (1 - fraction))}/{round(100 * fraction)}"
         raise DataError(
-            f"{where}: {n} rows are too few to split {SPLIT_NAME} "
+            f"{where}: {n} rows are too few to split {name} "
             f"with at least {MIN_ROWS_PER_SPLIT} rows per part; need at least {MIN_ROWS} rows"
         )
     if stratify:

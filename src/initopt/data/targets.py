@@ -34,7 +34,7 @@ class Target:
     classes: tuple[str, ...]
 
 
-def _label(value: object) -> str:
+def class_label(value: object) -> str:
     """How a class value is written in ``classes``: integers without a trailing ``.0``."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
@@ -69,8 +69,8 @@ def encode_target(values: np.ndarray, where: str) -> Target:
     if not is_classes:
         return Target(values.astype(np.float32), "regression", ())
     if len(uniques) < 2:
-        raise DataError(f"{where}: every row has the label {_label(uniques[0])!r}; need at least 2 classes")
-    classes = tuple(_label(u) for u in uniques)
+        raise DataError(f"{where}: every row has the label {class_label(uniques[0])!r}; need at least 2 classes")
+    classes = tuple(class_label(u) for u in uniques)
     if len(uniques) == 2:
         return Target(codes.astype(np.float32), "binary", classes)
     return Target(codes.astype(np.int64), "multiclass", classes)

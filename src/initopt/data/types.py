@@ -15,10 +15,10 @@ import torch
 from torch.utils.data import Dataset
 
 Task = Literal["binary", "multiclass", "regression"]
-Part = Literal["train", "test"]
+Part = Literal["train", "val", "test"]
 InputKind = Literal["values", "tokens", "pairs"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
-PARTS: tuple[str, ...] = ("train", "test")
+PARTS: tuple[str, ...] = ("train", "val", "test")
 # What the numbers of an input are: "values" are real features (float32, standardized); "tokens" are
 # int64 ids in [0, vocab_size) (embedded by a model, never standardized); "pairs" are int64
 # (user id, item id) rows of a recommender.
@@ -55,6 +55,7 @@ class DatasetInfo:
         default_loss: ``"bce"`` (on logits), ``"cross_entropy"`` or ``"mse"``.
         default_metric: ``"accuracy"`` for classification, ``"mse"`` for regression.
         n_train, n_test: number of examples in each split.
+        n_val: number of examples held out of the training data for validation (0: none).
         description: one line: where the data come from and how they were made.
         classes: the original label of each class index (``classes[i]`` was mapped to ``i``);
             empty for regression.
@@ -84,6 +85,7 @@ class DatasetInfo:
     n_users: int = 0
     n_items: int = 0
     target_shape: tuple[int, ...] = ()
+    n_val: int = 0
 
     def __post_init__(self) -> None:
         if self.input_kind not in INPUT_KINDS:
@@ -124,6 +126,7 @@ class DatasetInfo:
         n_items: int = 0,
         target_shape: tuple[int, ...] = (),
         default_metric: str | None = None,
+        n_val: int = 0,
     ) -> DatasetInfo:
         """Build an info, deriving ``n_features``, ``output_dim`` and the defaults from the task.
 
@@ -151,6 +154,7 @@ class DatasetInfo:
             n_users=n_users,
             n_items=n_items,
             target_shape=tuple(target_shape),
+            n_val=n_val,
         )
 
 
@@ -241,6 +245,21 @@ class Splits(NamedTuple):
     @property
     def info(self) -> DatasetInfo:
         """The dataset's ``DatasetInfo`` (the same object on both parts)."""
+        return self.train.info
+
+
+class ValidatedSplits(NamedTuple):
+    """Train, validation and test: ``train, val, test = initopt.data.load_validated("digits", 0.2)``.
+
+    ``val`` is ``None`` when no validation split was held out (``validation=0``)."""
+
+    train: Split
+    val: Split | None
+    test: Split
+
+    @property
+    def info(self) -> DatasetInfo:
+        """The dataset's ``DatasetInfo`` (the same object on every part)."""
         return self.train.info
 
 

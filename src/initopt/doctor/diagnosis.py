@@ -24,7 +24,7 @@ from initopt.doctor.suggest import Suggestion, suggest
 from initopt.doctor.verdict import LayerDiagnosis, Verdict, judge, overall
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from initopt._terminal import Fit
 
 __all__ = ["Diagnosis", "diagnose"]
 
@@ -92,7 +92,7 @@ class Diagnosis:
         lines += [f"suggestion: {line}" for line in self.suggestions]
         return "\n".join(lines)
 
-    def __rich__(self) -> Table:
+    def __rich__(self) -> Fit:
         from initopt.doctor.table import diagnosis_table
 
         return diagnosis_table(self)

@@ -85,17 +85,21 @@ def depth_profiles(
     data: torch.Tensor | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
+    progress: Callable[[int, str], None] | None = None,
 ) -> list[DepthProfile]:
     """Build a fresh model per scheme, initialize it (weights ``scheme``, zero biases, ``seed``) and diagnose it.
 
     ``data`` feeds data-dependent schemes (``lsuv``; default: ``inputs``). ``dtype`` is what the
-    probe runs in (see the module docstring); integer inputs are left as they are.
+    probe runs in (see the module docstring); integer inputs are left as they are. ``progress(done,
+    scheme)`` is called before each scheme.
     """
     from initopt import init
 
     profiles = []
-    for entry in schemes:
+    for done, entry in enumerate(schemes):
         scheme = init.get(dict(entry) if isinstance(entry, Mapping) else entry)
+        if progress is not None:
+            progress(done, scheme_label(scheme.spec()))
         model = build()
         init.initialize_with_data(model, scheme, "zeros", data=inputs if data is None else data, seed=seed)
         model.to(dtype)

@@ -9,6 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from initopt._terminal import Fit
 from initopt.doctor.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -53,7 +54,12 @@ def verdict_text(verdict: Verdict) -> Text:
     return Text(verdict.value, style=_STYLES[verdict])
 
 
-def diagnosis_table(diagnosis: Diagnosis) -> Table:
+#: Dropped in this order when the terminal is too narrow: the verdict's evidence stays (act std, w std
+#: against He, the output gradient), the context goes (index, shape, the other references).
+LOW_VALUE_COLUMNS = ("#", "shape", "max |a|", "act mean", "Xavier", "grad w", "sym", "dead")
+
+
+def diagnosis_table(diagnosis: Diagnosis) -> Fit:
     """Columns: index, layer (name and module), output shape, activation mean/std/max |a|, dead units,
     weight std with the He and Xavier stds for its fans, weight and output gradient std, symmetry, verdict.
 
@@ -61,11 +67,12 @@ def diagnosis_table(diagnosis: Diagnosis) -> Table:
     input_std = "integer inputs" if diagnosis.input_std is None else f"input std {diagnosis.input_std:.3g}"
     title = (f"init doctor: {diagnosis.verdict} ({len(diagnosis.layers)} layers, batch {diagnosis.batch_size},"
              f" {input_std}, backward: {diagnosis.backward})")
-    # padding 0: the box itself draws one space between columns, and the layer column never wraps,
-    # so the 14 columns of a 50-layer, 256-wide MLP fit 120 characters.
+    # padding 0: the box itself draws one space between columns, so the 14 columns of a 50-layer,
+    # 256-wide MLP fit 120 characters; at 80 the low-value columns go. No column wraps: a layer's
+    # name stays on its line, and a terminal too narrow for the rest folds it (Fit), never cuts it.
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
     for name, justify in _COLUMNS:
-        table.add_column(name, justify=justify, no_wrap=name in ("layer", "verdict"))  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for item in diagnosis.layers:
         layer, weight = item.layer, item.layer.weight
         verdict = verdict_text(item.verdict)  # the reason is in Diagnosis.to_dict() and str(); the table stays narrow
@@ -85,4 +92,4 @@ def diagnosis_table(diagnosis: Diagnosis) -> Table:
             "-" if weight is None or weight.symmetry is None else f"{weight.symmetry:.2f}",
             verdict,
         )
-    return table
+    return Fit(table, drop=LOW_VALUE_COLUMNS)

@@ -3,10 +3,13 @@ user factory ``package.module:function``."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -20,7 +23,7 @@ from initopt.models.mlp import deep_mlp, mlp
 from initopt.models.options import ModelOptionError, flag, fraction, only, sizes, whole
 from initopt.models.transformer import Transformer
 
-__all__ = ["BUILTIN_MODELS", "MODEL_DEFAULTS", "ModelOptionError", "build_model", "load_factory"]
+__all__ = ["BUILTIN_MODELS", "MODEL_DEFAULTS", "ModelOptionError", "build_model", "importable", "load_factory"]
 
 BUILTIN_MODELS = ("mlp", "deep-mlp", "cnn1d", "cnn2d", "transformer", "mf")
 #: The defaults of the new built-ins' options (``context``, ``n_users`` and ``n_items`` come from the dataset).
@@ -29,6 +32,26 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "transformer": {"d_model": 64, "layers": 2, "heads": 4, "dropout": 0.0},
     "mf": {"dim": 32},
 }
+
+
+@contextlib.contextmanager
+def importable(folder: str | Path | None) -> Iterator[None]:
+    """``folder`` first on ``sys.path`` while the block runs (``None``: nothing changes).
+
+    A study spec's ``package.module:function`` is imported from the spec's folder, and the factory
+    is called inside the block too, so that a factory importing a sibling module when it runs finds
+    it; the folder leaves ``sys.path`` afterwards, so two specs' folders never shadow each other."""
+    if folder is None:
+        yield
+        return
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    importlib.invalidate_caches()  # a package written after the last import of this process
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # the block may have taken it out itself
+            sys.path.remove(entry)  # the first occurrence: ours, at the front
 
 
 def load_factory(path: str):

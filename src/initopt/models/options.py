@@ -2,6 +2,8 @@
 
 Study specs and the CLI pass options through unchanged (TOML gives ints, bools, strings and lists),
 so the checks here are the boundary: ``workload.<option>`` in a spec error comes from ``option``.
+``shared_options`` is the one place the options several built-ins share are put in their form; a user
+factory ``package.module:function`` gets its options exactly as written, never through it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,31 @@ class ModelOptionError(ValueError):
     def __init__(self, option: str, message: str):
         super().__init__(message)
         self.option = option
+
+
+def is_factory(model: str) -> bool:
+    """``package.module:function``: a user's factory, whose options are its own business."""
+    return ":" in model
+
+
+def shared_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options the built-ins share, checked and in the form they take: ``hidden`` a list of
+    whole numbers >= 1 (one number is a list of one: ``hidden = 48`` is ``[48]``), ``depth`` and
+    ``width`` whole numbers >= 1, ``activation`` a name. Other options pass as they are (each
+    built-in checks its own). For the built-ins only: a user factory that takes ``hidden: int``
+    must get the 48 it was given."""
+    out = dict(options)
+    if "hidden" in out:
+        hidden = [out["hidden"]] if is_whole_number(out["hidden"]) else out["hidden"]
+        if not isinstance(hidden, list) or not all(is_whole_number(h) and h > 0 for h in hidden):
+            raise ModelOptionError("hidden", f"expected a list of positive whole numbers, got {options['hidden']!r}")
+        out["hidden"] = hidden
+    for key in ("depth", "width"):
+        if key in out and (not is_whole_number(out[key]) or out[key] < 1):
+            raise ModelOptionError(key, f"expected a whole number >= 1, got {out[key]!r}")
+    if "activation" in out and not isinstance(out["activation"], str):
+        raise ModelOptionError("activation", f"expected a name such as 'relu', got {out['activation']!r}")
+    return out
 
 
 def only(options: Mapping[str, Any], *allowed: str, model: str) -> dict[str, Any]:

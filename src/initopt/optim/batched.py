@@ -93,6 +93,19 @@ class BatchedOptimizer:
         for segment in self.segments:
             segment.freeze(mask[segment.start : segment.end])
 
+    def state_dict(self) -> dict[str, Any]:
+        """Each segment's step count and state tensors (references, not copies: serialize them to keep)."""
+        return {"segments": [segment.state() for segment in self.segments]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy ``state`` (of a bundle of the same configurations) into this optimizer's tensors, in
+        place: the tensors keep their addresses (bound views, CUDA graphs stay valid)."""
+        if len(state["segments"]) != len(self.segments):
+            raise ValueError(f"state of {len(state['segments'])} segments for an optimizer of {len(self.segments)}")
+        for segment, saved in zip(self.segments, state["segments"]):
+            segment.load(saved)
+
     def bind_gradients(self, grads: Sequence[Tensor]) -> None:
         """Gradients that stay at these tensors (a hand-batched model's buffers, written in place every
         step): ``step()`` without arguments reads them, through views made once."""
@@ -155,6 +168,30 @@ class _Segment:
 
     def bind(self, grads: list[Tensor]) -> None:
         self.bound, self._slab_grads = grads, None
+
+    _STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer")
+
+    def state(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"family": self.family, "step_count": self.step_count, "active": self.active.clone()}
+        for name in self._STATE:
+            if getattr(self, name, None) is not None:
+                out[name] = getattr(self, name)
+        columns = getattr(self, "_columns", None)
+        if columns is not None:
+            out["device_step"] = columns["step"]
+        return out
+
+    def load(self, saved: dict[str, Any]) -> None:
+        if saved["family"] != self.family:
+            raise ValueError(f"state of a {saved['family']} segment for a {self.family} one")
+        self.step_count = int(saved["step_count"])
+        for name in self._STATE:
+            if getattr(self, name, None) is not None:
+                for mine, theirs in zip(getattr(self, name), saved[name]):
+                    mine.copy_(theirs)
+        if "device_step" in saved and self.path == "triton":
+            self._triton_columns()["step"].copy_(saved["device_step"])
+        self.freeze(~saved["active"])
 
     def _column(self, values: list[float]) -> Tensor:
         # float64 columns: the pure functions round derived values (1 - beta2, lr / (1 - beta1^t)) to the

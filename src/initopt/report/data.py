@@ -32,11 +32,19 @@ class StudyData:
     environment: dict[str, Any]
     created: str
     updated: str
-    metric: str  # the final validation metric the study ranks by, e.g. "accuracy"
+    metric: str  # the validation metric the study ranks by, e.g. "accuracy"
     lower_is_better: bool
-    configs: tuple[ConfigRow, ...]
+    configs: tuple[ConfigRow, ...]  # a finished one's values are its selected epoch's (``select_epochs``)
     epochs: Mapping[str, tuple[EpochRecord, ...]]  # config id -> its epochs, in order
     runs: tuple[RunRecord, ...]
+    selects_on: str = "validation"  # or "test": a study without a validation split (written before them)
+    rank_by: str = "final"  # or "best": each configuration's best validation epoch
+    selected_epoch: Mapping[str, int] = field(default_factory=dict)  # config id -> the epoch its values are from
+
+    @property
+    def selection_label(self) -> str:
+        """``final validation accuracy``, ``best-epoch validation accuracy``, ``final test accuracy``."""
+        return f"{'best-epoch' if self.rank_by == 'best' else 'final'} {self.selects_on} {self.metric}"
 
     def count(self, status: Status) -> int:
         return sum(c.status is status for c in self.configs)
@@ -70,13 +78,44 @@ def load_study(db: str | Path, study: str | None = None) -> StudyData:
             by_config.setdefault(row.config_id, []).append(row)
         runs = tuple(store.runs(name))
     spec = record.spec or {}
-    metric = str((spec.get("train") or {}).get("metric") or "metric")
+    train = spec.get("train") or {}
+    metric = str(train.get("metric") or "metric")
+    selects_on = "test" if not train.get("validation") else "validation"  # absent: written before validation splits
+    rank_by = str(train.get("rank_by") or "final")
+    epochs = {k: tuple(sorted(v, key=lambda e: e.epoch)) for k, v in by_config.items()}
+    configs, selected = select_epochs(configs, epochs, rank_by, metric in LOWER_IS_BETTER, selects_on == "test")
     return StudyData(
         name=record.name, description=str(spec.get("description") or ""), db=str(path), spec=spec,
         environment=dict(record.environment or {}), created=record.created, updated=record.updated,
-        metric=metric, lower_is_better=metric in LOWER_IS_BETTER, configs=configs,
-        epochs={k: tuple(sorted(v, key=lambda e: e.epoch)) for k, v in by_config.items()}, runs=runs,
+        metric=metric, lower_is_better=metric in LOWER_IS_BETTER, configs=configs, epochs=epochs, runs=runs,
+        selects_on=selects_on, rank_by=rank_by, selected_epoch=selected,
     )
+
+
+def select_epochs(configs: tuple[ConfigRow, ...], epochs: Mapping[str, tuple[EpochRecord, ...]], rank_by: str,
+                  lower_is_better: bool, on_test: bool) -> tuple[tuple[ConfigRow, ...], dict[str, int]]:
+    """Each finished configuration's values taken from its selected epoch: the last (``final``), or the
+    one with the best validation metric (``best``; the earliest of equals), the test values from that
+    same epoch. The one place the epoch a score comes from is decided.
+
+    ``on_test``: a study without a validation split, whose validation values are the test split's (the
+    test values are then those numbers too)."""
+    out, selected = [], {}
+    sign = 1.0 if lower_is_better else -1.0
+    for row in configs:
+        if row.status is Status.DONE:
+            finite = [e for e in epochs.get(row.id, ()) if math.isfinite(e.val_metric)]
+            if rank_by == "best" and finite:
+                best = min(finite, key=lambda e: (sign * e.val_metric, e.epoch))
+                row = replace(row, val_loss=best.val_loss, val_metric=best.val_metric, test_loss=best.test_loss,
+                              test_metric=best.test_metric)
+                selected[row.id] = best.epoch
+            else:  # the configuration's final values, as the store keeps them
+                selected[row.id] = row.epochs_run
+            if on_test:
+                row = replace(row, test_loss=row.val_loss, test_metric=row.val_metric)
+        out.append(row)
+    return tuple(out), selected
 
 
 def variant_label(row: ConfigRow) -> str:
@@ -119,6 +158,12 @@ class Candidate:
     std: float
     ci_low: float
     ci_high: float
+    # the test split's metric of the same seeds and epochs: reported, never used to choose
+    test_values: tuple[float, ...] = ()
+    test_mean: float = math.nan
+    test_std: float = math.nan
+    test_ci_low: float = math.nan
+    test_ci_high: float = math.nan
 
     @property
     def key(self) -> tuple[str, str, float, float]:
@@ -158,9 +203,9 @@ def make_candidates(configs: tuple[ConfigRow, ...], metric: str | None = None) -
         rows = sorted(rows, key=lambda r: r.seed)
         done = [r for r in rows if r.status is Status.DONE and r.val_metric is not None and math.isfinite(r.val_metric)]
         values = tuple(float(r.val_metric) for r in done)
-        mean, std = stats.mean_std(values)
-        low, high = stats.t_interval(values)
-        low, high = (max(low, floor), min(high, ceiling)) if values and len(values) > 1 else (low, high)
+        mean, std, low, high = _spread(values, floor, ceiling)
+        tests = tuple(float(r.test_metric) for r in done if r.test_metric is not None and math.isfinite(r.test_metric))
+        test_mean, test_std, test_low, test_high = _spread(tests, floor, ceiling)
         out.append(Candidate(
             init=init, optimizer=variant, family=rows[0].optimizer, lr=lr, weight_decay=wd,
             seeds=tuple(r.seed for r in rows), config_ids=tuple(r.id for r in rows), values=values,
@@ -168,9 +213,18 @@ def make_candidates(configs: tuple[ConfigRow, ...], metric: str | None = None) -
             n_diverged=sum(r.status is Status.DIVERGED for r in rows), n_failed=sum(r.status is Status.FAILED for r in rows),
             n_unfinished=sum(r.status in (Status.PENDING, Status.RUNNING) for r in rows),
             diverged_epochs=tuple(r.diverged_epoch for r in rows if r.status is Status.DIVERGED and r.diverged_epoch is not None),
-            mean=mean, std=std, ci_low=low, ci_high=high,
+            mean=mean, std=std, ci_low=low, ci_high=high, test_values=tests, test_mean=test_mean, test_std=test_std,
+            test_ci_low=test_low, test_ci_high=test_high,
         ))
     return out
+
+
+def _spread(values: tuple[float, ...], floor: float, ceiling: float) -> tuple[float, float, float, float]:
+    """Mean, std and the 95% t interval over seeds, the interval cut to the metric's range."""
+    mean, std = stats.mean_std(values)
+    low, high = stats.t_interval(values)
+    low, high = (max(low, floor), min(high, ceiling)) if values and len(values) > 1 else (low, high)
+    return mean, std, low, high
 
 
 def rank_key(candidate: Candidate, lower_is_better: bool) -> tuple:
@@ -311,4 +365,4 @@ class Report:
     @property
     def metric_title(self) -> str:
         arrow = "lower is better" if self.study.lower_is_better else "higher is better"
-        return f"final validation {self.study.metric} ({arrow})"
+        return f"{self.study.selection_label} ({arrow})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 SIGNIFICANT = 4  # digits of a metric: 0.8857, 0.2991, 12.34
+SCIENTIFIC_BELOW, SCIENTIFIC_FROM = 1e-3, 1e4  # a hyperparameter outside this range is written 3e-04
 
 
 def num(value: float | None, digits: int = SIGNIFICANT) -> str:
@@ -12,6 +13,17 @@ def num(value: float | None, digits: int = SIGNIFICANT) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+
+
+def hyper(value: float) -> str:
+    """A hyperparameter in few characters: ``0.01``, ``0.3``, ``10``; compact scientific notation
+    below 1e-3 and from 1e4 on: ``1e-04``, ``3.2e-05``, ``1e+04``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if SCIENTIFIC_BELOW <= abs(value) < SCIENTIFIC_FROM:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
 
 
 def pm(mean: float, std: float) -> str:

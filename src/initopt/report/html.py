@@ -238,7 +238,8 @@ def _recommendation(report: Report) -> str:
 
 LEADERBOARD_COLUMNS = (
     ("rank", "number"), ("init", "text"), ("optimizer", "text"), ("lr", "number"), ("weight decay", "number"),
-    ("mean ± std", "number"), ("95% CI", "number"), ("seeds", "number"), ("diverged", "number"), ("failed", "number"),
+    ("mean ± std", "number"), ("95% CI", "number"), ("test mean ± std", "number"), ("seeds", "number"),
+    ("diverged", "number"), ("failed", "number"),
 )  # fmt: skip
 
 
@@ -264,6 +265,7 @@ def _leaderboard(report: Report) -> str:
             f'<td class="num" data-sort="{_sort_value(r["weight_decay"])}">{r["weight_decay"]:g}</td>',
             f'<td class="num" data-sort="{_sort_value(r["mean"])}">{escape(fmt.pm(r["mean"], r["std"]))}</td>',
             f'<td class="num" data-sort="{_sort_value(r["ci_low"])}">{escape(fmt.interval(r["ci_low"], r["ci_high"], r["mean"]))}</td>',
+            f'<td class="num" data-sort="{_sort_value(r["test_mean"])}">{escape(fmt.pm(r["test_mean"], r["test_std"]))}</td>',
             f'<td class="num" data-sort="{r["seeds_finished"]}">{r["seeds_finished"]}/{r["seeds"]}</td>',
             f'<td class="num">{r["diverged"]}</td>',
             f'<td class="num">{r["failed"]}</td>',
@@ -272,8 +274,9 @@ def _leaderboard(report: Report) -> str:
     csv_data = base64.b64encode(to_csv(records).encode("utf-8")).decode("ascii")
     filename = _safe_filename(report.study.name) + "-leaderboard.csv"
     return "\n".join([
-        f"<p>Every grid point over its seeds, {escape(report.metric_title)}: mean ± standard deviation and 95% "
-        "confidence interval over the seeds that finished. A point that lost a seed to divergence ranks after all "
+        f"<p>Every grid point over its seeds, ranked by {escape(report.metric_title)}: mean ± standard deviation and 95% "
+        "confidence interval over the seeds that finished; the test column is the test split's metric of the same "
+        "runs and epochs, reported and never ranked on. A point that lost a seed to divergence ranks after all "
         "that lost none. Press a column header to sort. "
         f'<a download="{escape(filename)}" href="data:text/csv;charset=utf-8;base64,{csv_data}">Download as CSV</a>.</p>',
         '<div class="scroll"><table class="sortable" id="leaderboard-table">',

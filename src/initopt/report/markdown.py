@@ -73,12 +73,12 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
     lines.append(heading("Leaderboard"))
     lines.append(f"Top {min(MARKDOWN_ROWS, len(records))} of {len(records)}, mean ± std and 95% CI over seeds; "
                  f"all rows in [{escape(csv_name)}]({quote(csv_name)}).\n")
-    lines.append("| rank | init | optimizer | lr | weight decay | mean ± std | 95% CI | seeds | diverged |")
-    lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    lines.append("| rank | init | optimizer | lr | weight decay | mean ± std | 95% CI | test mean ± std | seeds | diverged |")
+    lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in records[:MARKDOWN_ROWS]:
         lines.append(f"| {r['rank']} | {escape(r['init'])} | {escape(r['optimizer'])} | {r['lr']:g} | {r['weight_decay']:g} | "
                      f"{fmt.pm(r['mean'], r['std'])} | {fmt.interval(r['ci_low'], r['ci_high'], r['mean'])} | "
-                     f"{r['seeds_finished']}/{r['seeds']} | {r['diverged'] + r['failed']} |")
+                     f"{fmt.pm(r['test_mean'], r['test_std'])} | {r['seeds_finished']}/{r['seeds']} | {r['diverged'] + r['failed']} |")
     lines.append("")
 
     lines.append(heading("Init x optimizer"))

@@ -40,7 +40,8 @@ def build_report(study: StudyData) -> Report:
     return Report(
         study=study,
         candidates=tuple(candidates),
-        recommendation=recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers())),
+        recommendation=recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers()),
+                                 study.selects_on),
         heatmap=init_optimizer_heatmap(candidates, study),
         lr_wd=lr_wd_heatmaps(candidates, study),
         curves=curve_panels(candidates, study),
@@ -72,10 +73,12 @@ def compare(best: Candidate, other: Candidate) -> Comparison:
 
 
 def recommend(ranked: list[Candidate], metric: str, lower_is_better: bool,
-              orders: tuple[list[str], list[str]] | None = None) -> Recommendation:
-    """The best candidate, Welch's test against the runner-up, and every candidate it cannot beat.
+              orders: tuple[list[str], list[str]] | None = None, selects_on: str = "validation") -> Recommendation:
+    """The best candidate, Welch's test against the runner-up, every candidate it cannot beat, and
+    the best's test score (measured on data that chose nothing).
 
     ``orders``: the spec's order of inits and of optimizers, for the sentences that list them.
+    ``selects_on``: ``validation``, or ``test`` for a study without a validation split.
     """
     scored = [c for c in ranked if not math.isnan(c.mean)]
     n_seeds = max((len(c.seeds) for c in ranked), default=0)
@@ -83,8 +86,9 @@ def recommend(ranked: list[Candidate], metric: str, lower_is_better: bool,
         verdict = f"No configuration finished with a finite {metric}: nothing to recommend. See the divergence map."
         return Recommendation(None, None, (), len(ranked), n_seeds, verdict)
     best = scored[0]
-    head = (f"Use {best.label}: {metric} {fmt.pm(best.mean, best.std)} over {len(best.values)} seeds"
+    head = (f"Use {best.label}: {selects_on} {metric} {fmt.pm(best.mean, best.std)} over {len(best.values)} seeds"
             + (f", 95% CI {fmt.interval(best.ci_low, best.ci_high, best.mean)}." if len(best.values) > 1 else "."))
+    head += _test_score(best, metric, selects_on)
     if best.n_bad:
         head += f" Careful: {best.n_bad} of its {len(best.seeds)} seeds diverged or failed, and no configuration avoided that."
     if len(scored) == 1:
@@ -108,6 +112,19 @@ def recommend(ranked: list[Candidate], metric: str, lower_is_better: bool,
                 f"{'s' if len(ties) != 1 else ''} cannot be told apart from the best either; choose among them by cost or "
                 "by robustness to the learning rate, or add seeds." + _left_out(best, ties, ranked, orders))
     return Recommendation(best, runner_up, ties, len(ranked), n_seeds, head + tail)
+
+
+def _test_score(best: Candidate, metric: str, selects_on: str) -> str:
+    """The sentence on the best's test score: unbiased when a validation split chose it, else a warning."""
+    if selects_on == "test":
+        return (f" This study has no validation split (written before initopt held one out, or train.validation = 0): "
+                "it was ranked on the test split, so that score is optimistic; run it with a validation split for "
+                "an unbiased test score.")
+    if not best.test_values:
+        return ""
+    interval = (f", 95% CI {fmt.interval(best.test_ci_low, best.test_ci_high, best.test_mean)}"
+                if len(best.test_values) > 1 else "")
+    return f" Test {metric}, on data that chose nothing: {fmt.pm(best.test_mean, best.test_std)}{interval}."
 
 
 def _left_out(best: Candidate, ties: tuple[Candidate, ...], ranked: list[Candidate], orders) -> str:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from initopt.study import outcomes
-from initopt.study.bundle_model import HandBatchedMLP, bundle_model
+from initopt.study import bundle_state, outcomes
+from initopt.study.bundle_model import HandBatchedMLP, NotBatchable, bundle_model
 from initopt.study.bundle_step import BundleStep
 from initopt.study.data_order import DataOrder
 from initopt.study.spec import Config
@@ -41,6 +41,8 @@ def train_bundle(
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
     on_steps: Callable[[int], None] = lambda config_steps: None,
     on_notice: Callable[[str], None] = lambda text: None,
+    on_checkpoint: Callable[[int, Callable[[], bytes]], None] | None = None,
+    resume: Resume | None = None,
 ) -> list[ResultRecord]:
     """Train ``configs`` as one bundle; returns one result per config, in order.
 
@@ -52,6 +54,10 @@ def train_bundle(
     (default :func:`~initopt.optim.batched.default_path`). ``cuda_graph`` (default: on CUDA without
     ``check_each_step``, for hand-batched models): see :class:`~initopt.study.bundle_step.BundleStep`.
     ``on_notice`` hears of layers that went through the generic (vmap) path.
+
+    ``on_checkpoint(epoch, capture)``: called after each epoch but the last (its rows already given to
+    ``on_epoch``); ``capture()`` serializes the bundle's state (``bundle_state``), to be passed back as
+    ``resume`` to go on after that epoch with results identical to an uninterrupted run.
     """
     started = time.perf_counter()
     device = torch.device(device)
@@ -59,6 +65,14 @@ def train_bundle(
     step, k, epochs = run.step, len(configs), workload.spec.train.epochs
     diverged_epoch: list[int | None] = [None] * k
     history: list[list[EpochRecord]] = [[] for _ in range(k)]
+    first = 1
+    restored = bundle_state.restore(step, resume.state) if resume is not None else None
+    if restored is not None:
+        last, diverged_epoch = restored
+        first, history = last + 1, [list(rows) for rows in resume.history]
+        frozen = torch.tensor([d is not None for d in diverged_epoch], device=device)
+        if bool(frozen.any()):
+            step.freeze(frozen)
 
     def freeze(newly: torch.Tensor, epoch: int) -> None:
         for i in newly.nonzero().flatten().tolist():
@@ -72,7 +86,7 @@ def train_bundle(
             freeze(newly, epoch)
         return bool(step.active.any())
 
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first, epochs + 1):
         epoch_started = time.perf_counter()
         step.order.shuffle()
         step.tally.start(step.order.index)
@@ -83,10 +97,12 @@ def train_bundle(
         newly = step.active & ~torch.isfinite(train_loss)
         if not check_each_step and bool(newly.any()):
             freeze(newly, epoch)
-        val_loss, val_metric = _evaluate(step.model, run.x_val, run.y_val, step.loss_fn, run.metric_fn)
-        rows = _epoch_rows(configs, epoch, diverged_epoch, history, train_loss, train_metric, val_loss, val_metric,
-                           time.perf_counter() - epoch_started)
+        held_out = [_evaluate(step.model, x, y, step.loss_fn, run.metric_fn) for x, y in run.held_out]
+        rows = _epoch_rows(configs, epoch, diverged_epoch, history, train_loss, train_metric, *held_out[0],
+                           *held_out[-1], time.perf_counter() - epoch_started)
         on_epoch(rows)
+        if on_checkpoint is not None and epoch < epochs and bool(step.active.any()):
+            on_checkpoint(epoch, lambda: bundle_state.capture(step, epoch, diverged_epoch))
         # every configuration that ended this epoch counts its remaining steps as done
         ended = sum(1 for d in diverged_epoch if d == epoch)
         on_steps((len(rows) - ended) * run.steps_per_epoch + ended * (epochs - epoch + 1) * run.steps_per_epoch)
@@ -100,10 +116,18 @@ def train_bundle(
 
 
 @dataclass
+class Resume:
+    """Where an interrupted bundle goes on from: its checkpoint's state and each configuration's
+    stored epochs up to that checkpoint (in the bundle's order)."""
+
+    state: bytes
+    history: list[list[EpochRecord]]
+
+
+@dataclass
 class _Run:
     step: BundleStep
-    x_val: torch.Tensor
-    y_val: torch.Tensor
+    held_out: list[tuple[torch.Tensor, torch.Tensor]]  # (x, y) of the validation split, then the test split's
     metric_fn: Callable
     steps_per_epoch: int
 
@@ -117,7 +141,11 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     k = len(configs)
     models = [workload.initialized_model(config) for config in configs]
     x, y = workload.train.x.to(device), workload.train.y.to(device)
-    model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs])
+    try:
+        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs])
+    except NotBatchable as exc:  # the caller trains these very models one at a time (no second build)
+        exc.models = models
+        raise
     del models
     for layer in getattr(model, "generic", ()):
         on_notice(f"{workload.spec.workload.model}: layer {layer} has no bundled layer; it runs through torch.func.vmap")
@@ -148,14 +176,17 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     order = DataOrder([c.seed for c in configs], n, batch_size, device)
     step = BundleStep(model, optimizer, loss_fn, loss_gradient, tally, x, y, order,
                       graphable if cuda_graph is None else cuda_graph)
-    return _Run(step, workload.test.x.to(device), workload.test.y.to(device), metric_fn, math.ceil(n / batch_size))
+    held_out = [(split.x.to(device), split.y.to(device)) for split in (workload.val, workload.test) if split is not None]
+    return _Run(step, held_out, metric_fn, math.ceil(n / batch_size))
 
 
-def _epoch_rows(configs, epoch, diverged_epoch, history, train_loss, train_metric, val_loss, val_metric, seconds):
+def _epoch_rows(configs, epoch, diverged_epoch, history, train_loss, train_metric, val_loss, val_metric, test_loss,
+                test_metric, seconds):
     """The epoch's records: one per configuration still training, a NaN row for one that diverged in
-    it, none for one frozen earlier. One transfer per epoch, not four per configuration."""
+    it, none for one frozen earlier. One transfer per epoch, not six per configuration."""
     train_loss, train_metric = train_loss.tolist(), train_metric.tolist()
     val_loss, val_metric = val_loss.tolist(), val_metric.tolist()
+    test_loss, test_metric = test_loss.tolist(), test_metric.tolist()
     rows = []
     for i, config in enumerate(configs):
         if diverged_epoch[i] is not None and diverged_epoch[i] < epoch:
@@ -163,7 +194,8 @@ def _epoch_rows(configs, epoch, diverged_epoch, history, train_loss, train_metri
         if diverged_epoch[i] == epoch:
             rows.append(outcomes.nan_epoch(config.id, epoch))
             continue
-        row = EpochRecord(config.id, epoch, train_loss[i], train_metric[i], val_loss[i], val_metric[i], seconds)
+        row = EpochRecord(config.id, epoch, train_loss[i], train_metric[i], val_loss[i], val_metric[i], seconds,
+                          test_loss[i], test_metric[i])
         history[i].append(row)
         rows.append(row)
     return rows

@@ -1,4 +1,5 @@
-"""Read a study back: one flat record per configuration, as CSV, JSON, or a pandas DataFrame."""
+"""Read a study back: one flat record per configuration (or per configuration and epoch), as CSV,
+JSON, or a pandas DataFrame."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import csv
 import io
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from initopt.study.store import DEFAULT_DB, SQLiteStore, StoreError
 
 EXPORT_FORMATS = ("csv", "json")
+# The columns that say which configuration an epoch row is of, first in every epoch row; the
+# configuration's full init parameters and hyperparameters close the row.
+EPOCH_CONFIG_KEYS = ("id", "init", "optimizer", "lr", "weight_decay", "momentum", "seed")
 
 
 def resolve_study(store: SQLiteStore, name: str | None) -> str:
@@ -26,13 +31,22 @@ def resolve_study(store: SQLiteStore, name: str | None) -> str:
     raise StoreError(f"{store.path}: holds several studies, name one with --study: {', '.join(studies)}")
 
 
-def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, as_frame: bool = False) -> Any:
+def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, epochs: bool = False, as_frame: bool = False) -> Any:
     """The study's configurations as flat dicts (``id, init, optimizer, lr, weight_decay, seed, status,
-    epochs_run, train_loss, val_loss, val_metric, ...``), or a pandas DataFrame with ``as_frame=True``."""
+    epochs_run, train_loss, val_loss, val_metric, ...``), or a pandas DataFrame with ``as_frame=True``.
+
+    ``epochs=True``: one record per configuration and epoch stored (``id, init, optimizer, lr,
+    weight_decay, momentum, seed, epoch, train_loss, train_metric, val_loss, val_metric, seconds``
+    and every other column of the store's epochs, then ``init_params`` and ``hyper``), by
+    configuration in the order they were added, then by epoch: learning curves, ready to plot."""
     if not Path(db).is_file():
         raise StoreError(f"{db}: no such database file")
     with SQLiteStore(db) as store:
-        records = [row.to_dict() for row in store.configs(resolve_study(store, name))]
+        study = resolve_study(store, name)
+        if epochs:
+            records = _epoch_records(store.configs(study), store.epochs(study))
+        else:
+            records = [row.to_dict() for row in store.configs(study)]
     if not as_frame:
         return records
     try:
@@ -40,6 +54,19 @@ def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, as_frame: bool
     except ImportError:
         raise ImportError("load(..., as_frame=True) needs pandas: pip install pandas") from None
     return pd.DataFrame.from_records(records)
+
+
+def _epoch_records(configs, epochs) -> list[dict[str, Any]]:
+    """Each epoch record flattened beside the configuration it belongs to."""
+    by_id = {row.id: row for row in configs}
+    records = []
+    for epoch in epochs:
+        config = by_id[epoch.config_id]
+        record = {key: getattr(config, key) for key in EPOCH_CONFIG_KEYS}
+        record.update((f.name, getattr(epoch, f.name)) for f in fields(epoch) if f.name != "config_id")
+        record["init_params"], record["hyper"] = config.init_params, config.hyper
+        records.append(record)
+    return records
 
 
 def _cell(value: Any) -> Any:

@@ -9,7 +9,7 @@ from initopt.study.store import EpochRecord, ResultRecord, Status
 
 def nan_epoch(config_id: str, epoch: int) -> EpochRecord:
     """The row of the epoch in which a configuration diverged: every value NaN, as ``fit`` records it."""
-    return EpochRecord(config_id, epoch, math.nan, math.nan, math.nan, math.nan, 0.0)
+    return EpochRecord(config_id, epoch, math.nan, math.nan, math.nan, math.nan, 0.0, math.nan, math.nan)
 
 
 def finished(config_id: str, epochs: list[EpochRecord], diverged_epoch: int | None, wall_seconds: float) -> ResultRecord:
@@ -26,6 +26,8 @@ def finished(config_id: str, epochs: list[EpochRecord], diverged_epoch: int | No
         diverged_epoch=diverged_epoch,
         error=None,
         wall_seconds=wall_seconds,
+        test_loss=last.test_loss if last else math.nan,
+        test_metric=last.test_metric if last else math.nan,
     )
 
 

@@ -17,10 +17,17 @@ from typing import Any
 from initopt.study.plan import BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bytes_per_config, plan_bundles
 from initopt.study.spec import Config, StudySpec, load_spec
 from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
+from initopt.study.store.claims import Heartbeat, owner_name
+from initopt.threads import apply as apply_threads
 from initopt.study.workload import PreparedWorkload, prepare
 from initopt.training.loop import EVAL_BATCH
 
 ENGINES = ("bundled", "sequential")
+# A bundle's checkpoint is written at the end of an epoch once this many seconds have passed since
+# its start or its last checkpoint: an interrupted bundle loses at most about this much work, and a
+# bundle of short epochs does not write its whole state every fraction of a second (the default
+# study's bundles hold 16 MB of parameters and optimizer state).
+CHECKPOINT_SECONDS = 5.0
 
 
 @dataclass
@@ -30,13 +37,14 @@ class RunReport:
     study: str
     db: Path
     n_configs: int
-    skipped: int
-    trained: int
+    skipped: int  # already finished when the run started
+    trained: int  # trained by this run (another process may have taken some of the rest)
     seconds: float
     engine: str
     notices: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # status -> configurations of this spec
     first_error: str | None = None
+    elsewhere: int = 0  # configurations another process was training when this one came to them
 
 
 @dataclass
@@ -96,11 +104,16 @@ def run_study(
     device: str = "cpu",
     retry_failed: bool = False,
     events: ProgressEvents | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    threads: int | str | None = None,
 ) -> RunReport:
     """Train every configuration of ``spec`` not yet finished in ``db``; results go to ``db`` as they come.
 
     Finished means done, diverged or failed; ``retry_failed`` runs the failed ones again (after an
-    out-of-memory error or a wrong ``device``, say).
+    out-of-memory error or a wrong ``device``, say). A bundle writes a checkpoint at an epoch's end
+    every ``checkpoint_seconds`` (0: every epoch); an interrupted bundle goes on from it on the next
+    run. Ctrl-C raises ``StudyInterrupted``. Processes running the same study on the same ``db``
+    share its bundles (``store.claims``).
     """
     device = check_device(device)
     if engine not in ENGINES:
@@ -109,9 +122,13 @@ def run_study(
         raise ValueError(f"--max-bundle must be >= 1, got {max_bundle}")
     events = events or ProgressEvents()
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
+    spec = stored_validation(spec, db)
     workload = prepare(spec)
     spec = workload.spec
     configs = spec.configs()
+    threads = threads if threads is not None else spec.train.threads
+    if device == "cpu":
+        apply_threads(threads)  # before the environment records the count
     started = time.perf_counter()
     with SQLiteStore(db) as store:
         env = environment(device)
@@ -122,19 +139,111 @@ def run_study(
             store.reset(spec.name, [row.id for row in store.configs(spec.name) if row.id in ids and row.status == Status.FAILED])
         todo_ids = set(store.to_run(spec.name, [c.id for c in configs]))
         todo = [c for c in configs if c.id in todo_ids]
-        report = RunReport(spec.name, Path(db), len(configs), len(configs) - len(todo), len(todo), 0.0, engine)
+        report = RunReport(spec.name, Path(db), len(configs), len(configs) - len(todo), 0, 0.0, engine)
+        work = _work(store, spec.name, todo, workload, engine, max_bundle, device)
+        saved_steps = sum(len(b) * cp.epoch * workload.steps_per_epoch for b, cp in work if cp is not None)
         events.start(len(todo), len(todo) * workload.steps_per_config)
-        if todo:
-            run_id = store.start_run(spec.name, engine, env, len(todo))
-            for bundle_configs in _bundles(todo, workload, engine, max_bundle, device):
-                _run_bundle(store, workload, bundle_configs, engine, device, events, report)
-            store.end_run(run_id)
-        rows = [row for row in store.configs(spec.name) if row.id in ids]
-        for row in rows:
-            report.counts[row.status.value] = report.counts.get(row.status.value, 0) + 1
-        report.first_error = next((row.error for row in rows if row.status == Status.FAILED and row.error), None)
+        events.steps(saved_steps)
+        owner = owner_name()
+        try:
+            if todo:
+                run_id = store.start_run(spec.name, engine, env, len(todo))
+                with Heartbeat(db, spec.name, owner):
+                    for bundle_configs, checkpoint in work:
+                        if device == "cpu":
+                            apply_threads(threads)
+                        _claim_and_run(store, workload, bundle_configs, checkpoint, owner, engine, device, events, report,
+                                       checkpoint_seconds)
+                store.end_run(run_id)
+        except KeyboardInterrupt:
+            report.seconds = time.perf_counter() - started
+            _tally(store, spec.name, ids, report)
+            raise StudyInterrupted(report, [cp for cp in store.checkpoints(spec.name) if set(cp.config_ids) <= ids]) from None
+        _tally(store, spec.name, ids, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class StudyInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped ``run_study``: what was stored (``report.counts``) and the bundles
+    saved part-way (``checkpoints``), from which the next run goes on."""
+
+    def __init__(self, report: RunReport, checkpoints: list):
+        super().__init__(f"study {report.study!r} interrupted")
+        self.report, self.checkpoints = report, checkpoints
+
+
+def _tally(store, name: str, ids: set[str], report: RunReport) -> None:
+    rows = [row for row in store.configs(name) if row.id in ids]
+    report.counts.clear()
+    for row in rows:
+        report.counts[row.status.value] = report.counts.get(row.status.value, 0) + 1
+    report.first_error = next((row.error for row in rows if row.status == Status.FAILED and row.error), None)
+
+
+def bundle_key(ids) -> str:
+    """A bundle's name in the checkpoints table: a hash of its configurations' ids."""
+    import hashlib
+
+    return hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundle, device) -> list[tuple[list[Config], Any]]:
+    """The bundles to train, each with the checkpoint it goes on from (or None): first the bundles
+    saved part-way whose configurations are all still to run, in their saved order; then the rest,
+    planned afresh. A checkpoint that no longer fits (some of its configurations finished, or another
+    engine now) is dropped."""
+    by_id = {c.id: c for c in todo}
+    out, taken = [], set()
+    for checkpoint in store.checkpoints(name):
+        if engine == "bundled" and all(i in by_id and i not in taken for i in checkpoint.config_ids):
+            out.append(([by_id[i] for i in checkpoint.config_ids], checkpoint))
+            taken.update(checkpoint.config_ids)
+        else:
+            store.drop_checkpoint(name, checkpoint.bundle)
+    rest = [c for c in todo if c.id not in taken]
+    out += [(bundle, None) for bundle in (_bundles(rest, workload, engine, max_bundle, device) if rest else [])]
+    return out
+
+
+def _claim_and_run(store, workload, configs, checkpoint, owner, engine, device, events, report,
+                   checkpoint_seconds) -> None:
+    """Claim ``configs`` and train those this process got; another process's share is left to it."""
+    name = workload.spec.name
+    claimed = set(store.claim(name, [c.id for c in configs], owner))
+    if checkpoint is not None and len(claimed) < len(configs):  # part of a saved bundle is held: leave all of it
+        store.release(name, owner, sorted(claimed))
+        claimed = set()
+    mine = [c for c in configs if c.id in claimed]
+    elsewhere = len(configs) - len(mine)
+    if elsewhere:
+        report.elsewhere += elsewhere
+        events.steps(elsewhere * workload.steps_per_config)  # the bar counts them as ended here
+    report.trained += len(mine)
+    if mine:
+        if checkpoint is not None:
+            events.notice(f"resuming a bundle of {len(mine)} configurations after epoch {checkpoint.epoch} "
+                          f"of {workload.spec.train.epochs}")
+        _run_bundle(store, workload, mine, engine, device, events, report, checkpoint, checkpoint_seconds)
+
+
+def stored_validation(spec: StudySpec, db: str | Path) -> StudySpec:
+    """``spec`` with its validation setting, where it gives none, taken from the study stored in ``db``:
+    a study written before validation splits selected on the test split, and resuming it keeps doing
+    so (its configurations, their ids and their results stay what they were)."""
+    from dataclasses import replace
+
+    if spec.train.validation is not None or not Path(db).is_file():
+        return spec
+    from initopt.study.store import StoreError
+
+    try:
+        with SQLiteStore(db) as store:
+            stored = store.study(spec.name).spec
+    except StoreError:  # no such study yet (or not a store: run_study says so when it opens it)
+        return spec
+    validation = (stored.get("train") or {}).get("validation", 0.0)
+    return replace(spec, train=replace(spec.train, validation=validation))
 
 
 def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bundle: int | None, device: str):
@@ -152,7 +261,7 @@ def _bytes_per_config(workload: PreparedWorkload) -> int:
     order for the epoch (two int64 copies) and its outputs kept for the epoch's tally."""
     import torch
 
-    model = workload.build()
+    model = workload.probe_model()  # the one prepare() ran: no factory call of its own
     n_params = sum(p.numel() for p in model.parameters())
     per_example = 0
 
@@ -174,18 +283,35 @@ def _bytes_per_config(workload: PreparedWorkload) -> int:
     return bytes_per_config(n_params, batch * max(per_example, workload.info.n_features) * 2 + epoch)
 
 
-def _run_bundle(store, workload, configs, engine, device, events, report) -> None:
+def _run_bundle(store, workload, configs, engine, device, events, report, checkpoint=None,
+                checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
     from initopt.study import outcomes
     from initopt.study.bundle_model import NotBatchable
-    from initopt.study.engine import train_bundle
+    from initopt.study.engine import Resume, train_bundle
     from initopt.study.sequential import train_sequential
+    from initopt.study.store import Checkpoint
 
     name = workload.spec.name
     ids = [c.id for c in configs]
-    store.mark_running(name, ids)
+    key = bundle_key(ids)
+    store.mark_running(name, ids, keep_through=checkpoint.epoch if checkpoint else 0)
+    resume = None
+    if checkpoint is not None:
+        stored = {}
+        for row in store.epochs(name):
+            stored.setdefault(row.config_id, []).append(row)
+        resume = Resume(checkpoint.state, [stored.get(i, []) for i in ids])
 
     def record(rows):
         store.record_epochs(name, rows)
+
+    last_saved = time.perf_counter()
+
+    def save(epoch: int, capture) -> None:
+        nonlocal last_saved
+        if time.perf_counter() - last_saved >= checkpoint_seconds:
+            store.record_epochs(name, [], checkpoint=Checkpoint(key, tuple(ids), epoch, capture()))
+            last_saved = time.perf_counter()
 
     def done(results):
         store.finish(name, results)
@@ -197,16 +323,18 @@ def _run_bundle(store, workload, configs, engine, device, events, report) -> Non
             events.notice(text)
 
     started = time.perf_counter()
+    models = None
     try:
         if engine == "bundled" and len(configs) > 1:
             try:
                 train_bundle(workload, configs, device=device, on_epoch=record, on_done=done, on_steps=events.steps,
-                             on_notice=notify)
+                             on_notice=notify, on_checkpoint=save, resume=resume)
                 return
             except NotBatchable as exc:
                 notify(f"{workload.spec.workload.model}: {exc}; training its configurations one at a time")
                 store.mark_running(name, ids)  # drop any epoch rows of the attempt
-        train_sequential(workload, configs, device=device, on_epoch=record,
+                models = getattr(exc, "models", None)
+        train_sequential(workload, configs, device=device, on_epoch=record, models=models,
                          on_done=lambda results: (done(results), events.steps(workload.steps_per_config * len(results))))
     except Exception as exc:  # the bundle failed: its unfinished configs are failed, the study goes on
         elapsed = (time.perf_counter() - started) / len(configs)
@@ -214,6 +342,9 @@ def _run_bundle(store, workload, configs, engine, device, events, report) -> Non
         store.mark_running(name, sorted(unfinished))  # drops their partial epochs
         done([outcomes.failed(c.id, exc, elapsed) for c in configs if c.id in unfinished])
         events.steps(workload.steps_per_config * len(unfinished))  # the bar counts them as ended
+    finally:
+        if not store.to_run(name, ids):  # the bundle ended (an interrupted one keeps its checkpoint)
+            store.drop_checkpoint(name, key)
 
 
 def _config_record(config: Config):

@@ -14,14 +14,17 @@ import itertools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from initopt._suggest import did_you_mean, is_number, is_whole_number, unknown
 
 TOP_LEVEL = ("name", "description", "workload", "train", "grid")
-TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric")
+TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric", "validation", "rank_by", "threads")
+# How a configuration's validation score is read from its epochs: the last epoch's, or the best
+# epoch's (early stopping's choice; the test score is then the one of that same epoch).
+RANK_BY = ("final", "best")
 GRID_KEYS = ("init", "optimizer", "seeds")
 
 # Every hyperparameter an optimizer family takes in a study, with PyTorch's default.
@@ -46,12 +49,16 @@ class Workload:
     (``[workload.data]``), every option the dataset takes with the defaults filled in, so an omitted
     option and its default name the same configurations; empty for a dataset that takes none, which
     keeps the canonical dict (and every id) of such a workload as it was before datasets had options.
+    ``folder``: the spec file's folder, which the spec's relative paths (data files, the validation
+    file, a factory's package) are read against; ``None`` (a spec given as a dict): the working
+    directory. Not part of ``to_dict``, so no id depends on where the spec lies or the study ran.
     """
 
     dataset: str
     model: str = "mlp"
     options: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
+    folder: Path | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"dataset": self.dataset, "model": self.model, **dict(self.options)}
@@ -62,13 +69,38 @@ class Workload:
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """``validation``: the share of the training rows held out to select on (``initopt.data.validation``),
+    0 for none (the test split selects: databases written before validation splits), a file, or
+    ``None`` for the default (``DEFAULT_FRACTION``). ``rank_by``: ``final`` or ``best`` epoch."""
+
     epochs: int = 10
     batch_size: int = 32
     loss: str | None = None  # None: the dataset's default
     metric: str | None = None
+    validation: float | str | None = None
+    rank_by: str = "final"
+    threads: int | str | None = None  # torch's CPU threads: a number, "auto", or None (the command's default)
+
+    @property
+    def validation_split(self) -> float | str:
+        """The validation setting in force: the default filled in."""
+        from initopt.data.validation import DEFAULT_FRACTION
+
+        return DEFAULT_FRACTION if self.validation is None else self.validation
+
+    @property
+    def selects_on(self) -> str:
+        """``"validation"``, or ``"test"`` when no validation split is held out."""
+        return "test" if self.validation_split == 0 else "validation"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss, "metric": self.metric}
+        """What the configurations' ids hash (``rank_by`` and ``threads`` are not: they change no
+        configuration). A study
+        without a validation split keeps the ids it had before validation splits existed."""
+        out = {"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss, "metric": self.metric}
+        if self.validation_split != 0:
+            out["validation"] = self.validation_split
+        return out
 
 
 @dataclass(frozen=True)
@@ -143,7 +175,8 @@ class StudySpec:
             "name": self.name,
             "description": self.description,
             "workload": self.workload.to_dict(),
-            "train": self.train.to_dict(),
+            "train": {**self.train.to_dict(), "validation": self.train.validation_split, "rank_by": self.train.rank_by,
+                      **({"threads": self.train.threads} if self.train.threads is not None else {})},
             "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds)},
         }
 
@@ -263,20 +296,15 @@ def _parse_workload(table: Any, fail) -> Workload:
     model = table.get("model", "mlp")
     if not isinstance(model, str) or not model.strip():
         raise fail("workload.model", f"expected a model name or 'package.module:function', got {model!r}")
+    from initopt.models.options import ModelOptionError, is_factory, shared_options
+
     options = {k: v for k, v in table.items() if k not in ("dataset", "model", "data")}
     data = _parse_data(dataset.strip(), table.get("data", {}), fail)
-    if "hidden" in options:
-        hidden = options["hidden"]
-        if is_whole_number(hidden):
-            hidden = [hidden]
-        if not isinstance(hidden, list) or not all(is_whole_number(h) and h > 0 for h in hidden):
-            raise fail("workload.hidden", f"expected a list of positive whole numbers, got {options['hidden']!r}")
-        options["hidden"] = hidden
-    for key in ("depth", "width"):
-        if key in options and (not is_whole_number(options[key]) or options[key] < 1):
-            raise fail(f"workload.{key}", f"expected a whole number >= 1, got {options[key]!r}")
-    if "activation" in options and not isinstance(options["activation"], str):
-        raise fail("workload.activation", f"expected a name such as 'relu', got {options['activation']!r}")
+    if not is_factory(model):  # a user factory gets its options exactly as written (hidden = 48 stays 48)
+        try:
+            options = shared_options(options)
+        except ModelOptionError as exc:
+            raise fail(f"workload.{exc.option}", str(exc)) from None
     return Workload(dataset.strip(), model.strip(), options, data)
 
 
@@ -314,7 +342,26 @@ def _parse_train(table: Any, fail) -> TrainSettings:
     for key, value in (("loss", loss), ("metric", metric)):
         if value is not None and not isinstance(value, str):
             raise fail(f"train.{key}", f"expected a name, got {value!r}")
-    return TrainSettings(epochs, batch_size, loss, metric)
+    validation = table.get("validation")
+    if validation is not None:
+        from initopt.data.validation import check_fraction
+
+        try:
+            validation = check_fraction(validation)
+        except ValueError as exc:
+            raise fail("train.validation", str(exc)) from None
+    rank_by = table.get("rank_by", "final")
+    if rank_by not in RANK_BY:
+        raise fail("train.rank_by", f"expected one of {', '.join(RANK_BY)}, got {rank_by!r}")
+    threads = table.get("threads")
+    if threads is not None:
+        from initopt.threads import parse_threads
+
+        try:
+            threads = parse_threads(threads, "train.threads")
+        except ValueError:
+            raise fail("train.threads", f"expected a whole number >= 1 or 'auto', got {threads!r}") from None
+    return TrainSettings(epochs, batch_size, loss, metric, validation, rank_by, threads)
 
 
 def _parse_inits(entries: Any, fail) -> tuple[dict[str, Any], ...]:
@@ -408,7 +455,13 @@ def _parse_seeds(seeds: Any, fail) -> tuple[int, ...]:
 
 
 def load_spec(source: str | Path | Mapping[str, Any]) -> StudySpec:
-    """Parse a spec from a file path or a dict."""
+    """Parse a spec from a file path or a dict.
+
+    A file's relative paths (data files, a factory's package) are read against the file's folder,
+    so it runs the same from any working directory (``Workload.folder``); a dict's against the
+    working directory."""
     if isinstance(source, Mapping):
         return parse_spec(source, origin="spec")
-    return parse_spec(read_spec_file(source), origin=str(source))
+    spec = parse_spec(read_spec_file(source), origin=str(source))
+    folder = Path(source).expanduser().resolve().parent
+    return replace(spec, workload=replace(spec.workload, folder=folder))

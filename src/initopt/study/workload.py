@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -15,31 +15,55 @@ from initopt.study.spec import Config, SpecError, StudySpec
 @dataclass
 class PreparedWorkload:
     spec: StudySpec
-    train: Any  # initopt.data Split
+    train: Any  # initopt.data Split: the rows trained on
+    val: Any  # the validation rows held out of the training data; None: none (selection on test)
     test: Any
     loss: str
     metric: str
     probabilities: bool = False  # the loss takes probabilities: built-in models end in a sigmoid
+    probe: nn.Module | None = field(default=None, repr=False, compare=False)  # see probe_model
+
+    @property
+    def selection(self):
+        """The split every ranking and choice is made on: validation, or test when none is held out."""
+        return self.test if self.val is None else self.val
 
     @property
     def info(self):
         return self.train.info
 
     @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train) / self.spec.train.batch_size)
+
+    @property
     def steps_per_config(self) -> int:
         """Optimizer steps of one configuration over the whole run."""
-        return self.spec.train.epochs * math.ceil(len(self.train) / self.spec.train.batch_size)
+        return self.spec.train.epochs * self.steps_per_epoch
 
     def build(self) -> nn.Module:
-        """A fresh, uninitialized model of the workload."""
+        """A fresh, uninitialized model of the workload: one call of a user factory, imported from
+        the spec's folder (``Workload.folder``) with its options as the spec wrote them."""
         from initopt.models import build_model
+        from initopt.models.factory import importable
 
         info = self.info
         options = dict(self.spec.workload.options)
         if self.probabilities and ":" not in self.spec.workload.model:
             options["probabilities"] = True
-        return build_model(self.spec.workload.model, n_features=info.n_features, out=info.output_dim,
-                           input_shape=tuple(info.input_shape), dataset=info, **options)
+        with importable(self.spec.workload.folder):
+            return build_model(self.spec.workload.model, n_features=info.n_features, out=info.output_dim,
+                               input_shape=tuple(info.input_shape), dataset=info, **options)
+
+    def probe_model(self) -> nn.Module:
+        """The study's one model that no configuration trains, built on first use and kept: ``prepare``
+        runs it on two examples to try the inputs, the loss and the metric, and the runner measures a
+        configuration's memory with it. With one model per configuration (``initialized_model``), a
+        study of N configurations calls a user factory N + 1 times. Never initialized by a scheme
+        (and its BatchNorm statistics have seen two examples): a probe, not a configuration's model."""
+        if self.probe is None:
+            self.probe = self.build()
+        return self.probe
 
     def initialized_model(self, config: Config) -> nn.Module:
         """The model of ``config``: built, then its weights drawn with the config's scheme and seed."""
@@ -58,23 +82,32 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
     names made canonical, so that an omitted loss, ``"BCE"`` and ``"bce"`` name the same configurations.
     """
     from initopt import data
+    from initopt.data.paths import resolve_dataset, resolve_file
+    from initopt.data.validation import ValidationError
     from initopt.models.factory import ModelOptionError
     from initopt.training.losses import PROBABILITY_LOSSES, loss_name
     from initopt.training.objective import ObjectiveError, check_objective
 
+    folder = spec.workload.folder  # relative paths are the spec's: read against its folder
+    validation = spec.train.validation_split
+    if isinstance(validation, str) and validation != "npz":
+        validation = resolve_file(validation, folder)
     try:
-        splits = data.load(spec.workload.dataset, **spec.workload.data)
+        splits = data.load_validated(resolve_dataset(spec.workload.dataset, folder), validation, **spec.workload.data)
     except data.OptionError as exc:
-        raise SpecError(f"workload.data.{exc.option}: {exc}") from None
+        field = "train.validation" if exc.option == "validation" else f"workload.data.{exc.option}"
+        raise SpecError(f"{field}: {exc}") from None
+    except ValidationError as exc:
+        raise SpecError(f"train.validation: {exc}") from None
     except (ValueError, OSError) as exc:
         raise SpecError(f"workload.dataset: {exc}") from None
     info = splits.train.info
     loss = spec.train.loss or info.default_loss
     metric = spec.train.metric or info.default_metric
     probabilities = loss_name(loss) in PROBABILITY_LOSSES
-    workload = PreparedWorkload(spec, splits.train, splits.test, loss, metric, probabilities)
+    workload = PreparedWorkload(spec, splits.train, splits.val, splits.test, loss, metric, probabilities)
     try:
-        model = workload.build()
+        model = workload.probe_model()
     except ModelOptionError as exc:
         raise SpecError(f"workload.{exc.option}: {exc}") from None
     except (ValueError, TypeError) as exc:
@@ -92,7 +125,7 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
         raise SpecError(f"train.{exc.field}: {exc}") from None
     # Resolved, canonical names make an omitted loss and the explicit default name the same configurations.
     spec = replace(spec, train=replace(spec.train, loss=loss, metric=metric))
-    return PreparedWorkload(spec, splits.train, splits.test, loss, metric, probabilities)
+    return replace(workload, spec=spec)
 
 
 def optimizer_kwargs(config: Config) -> dict[str, Any]:

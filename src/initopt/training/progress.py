@@ -1,4 +1,5 @@
-"""Keras-style progress output: a bar during each epoch (on a terminal), then one line per epoch.
+"""Keras-style progress output: a bar during each epoch (on a terminal, see ``initopt._terminal.live``),
+then one line per epoch.
 
 ``Epoch 3/10 - 128/128 - 0.4s - loss: 0.4170 - accuracy: 0.8466 - val_loss: 0.4412 - val_accuracy: 0.8320``
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 import sys
 import time
 from typing import TextIO
+
+from initopt._terminal import live
 
 BAR_WIDTH = 20
 REDRAW_SECONDS = 0.05  # redrawing more often than this costs more than it shows
@@ -33,7 +36,7 @@ class ProgressLine:
     def __init__(self, epochs: int, steps: int, stream: TextIO | None = None, bar: bool | None = None):
         self.epochs, self.steps = epochs, steps
         self.stream = stream or sys.stdout
-        self.bar = self.stream.isatty() if bar is None else bar
+        self.bar = live(self.stream) if bar is None else bar
         self._last_draw = 0.0
 
     def begin_epoch(self, epoch: int) -> None:

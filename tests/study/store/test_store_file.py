@@ -39,7 +39,7 @@ def test_new_file_is_wal_and_versioned(tmp_path, make_configs):
         store.begin_study(STUDY, {}, "w", {})
         store.add_configs(STUDY, make_configs(2))
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA application_id").fetchone()[0] == schema_module.APPLICATION_ID
     conn.close()
     with open_store(path) as store:  # reopening changes nothing
@@ -115,26 +115,26 @@ def test_version_1_file_opens_and_reads(tmp_path):
 
 
 def test_migrations_run_in_order_in_one_transaction(tmp_path, monkeypatch, make_configs):
-    """The migration runner, with a made-up version 2: data survives, the version moves, and a
+    """The migration runner, with a made-up version 3: data survives, the version moves, and a
     failing step leaves the file at the old version untouched."""
     path = tmp_path / "old.db"
     with SQLiteStore(path) as store:
         store.begin_study(STUDY, {}, "w", {})
         store.add_configs(STUDY, make_configs(3))
-    v2 = ("ALTER TABLE epochs ADD COLUMN grad_norm REAL",)
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema_module.MIGRATIONS, 2, (*v2, "CREATE TABLE broken (x"))
+    v3 = ("ALTER TABLE epochs ADD COLUMN grad_norm REAL",)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 3, (*v3, "CREATE TABLE broken (x"))
     raw = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(sqlite3.Error):
         schema_module.check_and_migrate(raw, path)
     raw.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert "grad_norm" not in [r[1] for r in conn.execute("PRAGMA table_info(epochs)")]
     conn.close()
-    monkeypatch.setitem(schema_module.MIGRATIONS, 2, v2)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 3, v3)
     with SQLiteStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert "grad_norm" in [r[1] for r in store.conn.execute("PRAGMA table_info(epochs)")]
         assert store.counts(STUDY)[Status.PENDING] == 3
 

@@ -11,6 +11,7 @@ argument and ``schema.py`` for the versioned schema.
 from initopt.study.store.base import Store
 from initopt.study.store.errors import StoreError
 from initopt.study.store.records import (
+    Checkpoint,
     ConfigRecord,
     ConfigRow,
     EpochRecord,
@@ -25,6 +26,7 @@ from initopt.study.store.sqlite import DEFAULT_DB, SQLiteStore, open_store
 __all__ = [
     "DEFAULT_DB",
     "SCHEMA_VERSION",
+    "Checkpoint",
     "ConfigRecord",
     "ConfigRow",
     "EpochRecord",

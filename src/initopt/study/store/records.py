@@ -98,6 +98,8 @@ class EpochRecord:
     val_loss: float = math.nan
     val_metric: float = math.nan
     seconds: float | None = None
+    test_loss: float = math.nan
+    test_metric: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class ResultRecord:
     diverged_epoch: int | None = None
     error: str | None = None
     wall_seconds: float | None = None
+    test_loss: float = math.nan
+    test_metric: float = math.nan
 
     def __post_init__(self) -> None:
         status = Status(self.status)
@@ -189,6 +193,8 @@ class ConfigRow:
     wall_seconds: float | None = None
     started: str | None = None
     finished: str | None = None
+    test_loss: float | None = None
+    test_metric: float | None = None
 
     lr = ConfigRecord.lr
     weight_decay = ConfigRecord.weight_decay
@@ -206,3 +212,15 @@ class ConfigRow:
         for f in fields(self):
             out.setdefault(f.name, getattr(self, f.name))
         return out
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An unfinished bundle's state at the end of an epoch: enough to go on from there.
+
+    ``config_ids`` in the bundle's order; ``state`` is the engine's serialized state (opaque to the store)."""
+
+    bundle: str
+    config_ids: tuple[str, ...]
+    epoch: int
+    state: bytes

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from initopt.study.store.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x696E6974  # b"init": lets `file(1)` and initopt tell a store from other SQLite files
 
 _V1 = (
@@ -83,7 +83,30 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+# Version 2: the test split's values beside the validation split's (selection moved to validation);
+# a claim on each configuration (the process training it and when it last said it was alive); a
+# checkpoint of each interrupted bundle at its last finished epoch.
+_V2 = (
+    "ALTER TABLE epochs ADD COLUMN test_loss REAL",
+    "ALTER TABLE epochs ADD COLUMN test_metric REAL",
+    "ALTER TABLE configs ADD COLUMN test_loss REAL",
+    "ALTER TABLE configs ADD COLUMN test_metric REAL",
+    "ALTER TABLE configs ADD COLUMN owner TEXT",  # the claiming process: host:pid:token
+    "ALTER TABLE configs ADD COLUMN heartbeat REAL",  # unix time of its owner's last beat
+    """
+    CREATE TABLE checkpoints (
+        study      TEXT NOT NULL REFERENCES studies(name) ON DELETE CASCADE,
+        bundle     TEXT NOT NULL,            -- hash of the bundle's sorted configuration ids
+        config_ids TEXT NOT NULL,            -- JSON list, in the bundle's order
+        epoch      INTEGER NOT NULL,         -- the last finished epoch the state is at
+        state      BLOB NOT NULL,            -- torch.save of parameters, optimizer, data order, RNG
+        written    TEXT NOT NULL,
+        PRIMARY KEY (study, bundle)
+    )
+    """,
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 
 
 def user_version(conn: sqlite3.Connection) -> int:

@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from initopt.study.store.errors import StoreError
+from initopt.study.store.claims import STALE_SECONDS, is_live
 from initopt.study.store.records import (
     RUNNABLE,
+    Checkpoint,
     ConfigRecord,
     ConfigRow,
     EpochRecord,
@@ -275,8 +277,9 @@ class SQLiteStore:
         wanted = set(ids)
         return [i for i in todo if i in wanted]
 
-    def mark_running(self, study: str, ids: Sequence[str]) -> None:
-        """Mark pending/running configs as running now and drop epoch rows of an earlier attempt."""
+    def mark_running(self, study: str, ids: Sequence[str], keep_through: int = 0) -> None:
+        """Mark pending/running configs as running now and drop epoch rows of an earlier attempt
+        after epoch ``keep_through`` (a bundle resumed from a checkpoint at that epoch keeps those)."""
         ids = _unique(ids)
         now = _now()
         with self._transaction(write=True) as conn:
@@ -285,11 +288,99 @@ class SQLiteStore:
                 "UPDATE configs SET status = 'running', started = ?, epochs_run = 0 WHERE study = ? AND id = ?",
                 ((now, study, i) for i in ids),
             )
-            conn.executemany("DELETE FROM epochs WHERE study = ? AND config_id = ?", ((study, i) for i in ids))
+            conn.executemany("DELETE FROM epochs WHERE study = ? AND config_id = ? AND epoch > ?",
+                             ((study, i, int(keep_through)) for i in ids))
 
-    def record_epochs(self, study: str, rows: Iterable[EpochRecord]) -> None:
+    # --- claims (which process trains what) -------------------------------------------------------
+
+    def claim(self, study: str, ids: Sequence[str], owner: str, stale_after: float = STALE_SECONDS) -> list[str]:
+        """Claim for ``owner`` the configs of ``ids`` still to run and not held by a live claim of another
+        owner (``claims.is_live``); return the claimed ones, in the order of ``ids``. One transaction:
+        two processes never both get a config."""
+        import time
+
+        wanted = _unique(ids)
+        with self._transaction(write=True) as conn:
+            self._require_study(conn, study)
+            now = time.time()
+            rows = conn.execute(
+                f"SELECT id, owner, heartbeat FROM configs WHERE study = ? AND status IN {_RUNNABLE_SQL}", (study,)
+            ).fetchall()
+            free = {r[0] for r in rows if r[1] == owner or not is_live(r[1], r[2], now, stale_after)}
+            claimed = [i for i in wanted if i in free]
+            conn.executemany("UPDATE configs SET owner = ?, heartbeat = ? WHERE study = ? AND id = ?",
+                             ((owner, now, study, i) for i in claimed))
+        return claimed
+
+    def held_elsewhere(self, study: str, owner: str | None = None, stale_after: float = STALE_SECONDS) -> dict[str, str]:
+        """Configs still to run that a live claim of another owner holds: id -> owner."""
+        import time
+
+        with self._transaction(write=False) as conn:
+            self._require_study(conn, study)
+            rows = conn.execute(
+                f"SELECT id, owner, heartbeat FROM configs WHERE study = ? AND status IN {_RUNNABLE_SQL}"
+                " AND owner IS NOT NULL", (study,)
+            ).fetchall()
+        now = time.time()
+        return {r[0]: r[1] for r in rows if r[1] != owner and is_live(r[1], r[2], now, stale_after)}
+
+    def interrupted(self, study: str, stale_after: float = STALE_SECONDS) -> list[str]:
+        """Configs a run left part-way (epochs stored or a checkpoint) that no live process is training."""
+        import time
+
+        with self._transaction(write=False) as conn:
+            self._require_study(conn, study)
+            rows = conn.execute(
+                f"SELECT c.id, c.owner, c.heartbeat FROM configs c WHERE c.study = ? AND c.status IN {_RUNNABLE_SQL}"
+                " AND EXISTS (SELECT 1 FROM epochs e WHERE e.study = c.study AND e.config_id = c.id) ORDER BY c.seq",
+                (study,),
+            ).fetchall()
+            saved = {i for (ids,) in conn.execute("SELECT config_ids FROM checkpoints WHERE study = ?", (study,))
+                     for i in json.loads(ids)}
+            others = conn.execute(
+                f"SELECT id, owner, heartbeat FROM configs WHERE study = ? AND status IN {_RUNNABLE_SQL}", (study,)
+            ).fetchall()
+        now = time.time()
+        part_way = {r[0] for r in rows} | saved
+        return [r[0] for r in others if r[0] in part_way and not is_live(r[1], r[2], now, stale_after)]
+
+    def beat(self, study: str, owner: str) -> None:
+        """``owner`` is alive: its claims hold on."""
+        import time
+
+        with self._transaction(write=True) as conn:
+            conn.execute("UPDATE configs SET heartbeat = ? WHERE study = ? AND owner = ?", (time.time(), study, owner))
+
+    def release(self, study: str, owner: str, ids: Sequence[str] | None = None) -> None:
+        """Drop ``owner``'s claims, or those on ``ids`` (finished configs drop theirs in ``finish``)."""
+        with self._transaction(write=True) as conn:
+            if ids is None:
+                conn.execute("UPDATE configs SET owner = NULL, heartbeat = NULL WHERE study = ? AND owner = ?",
+                             (study, owner))
+            else:
+                conn.executemany("UPDATE configs SET owner = NULL, heartbeat = NULL WHERE study = ? AND owner = ?"
+                                 " AND id = ?", ((study, owner, i) for i in ids))
+
+    # --- checkpoints of unfinished bundles ----------------------------------------------------------
+
+    def checkpoints(self, study: str) -> list[Checkpoint]:
+        """The study's bundle checkpoints, oldest first."""
+        with self._transaction(write=False) as conn:
+            self._require_study(conn, study)
+            rows = conn.execute("SELECT bundle, config_ids, epoch, state FROM checkpoints WHERE study = ?"
+                                " ORDER BY written, rowid", (study,)).fetchall()
+        return [Checkpoint(r[0], tuple(json.loads(r[1])), int(r[2]), bytes(r[3])) for r in rows]
+
+    def drop_checkpoint(self, study: str, bundle: str) -> None:
+        with self._transaction(write=True) as conn:
+            conn.execute("DELETE FROM checkpoints WHERE study = ? AND bundle = ?", (study, bundle))
+
+    def record_epochs(self, study: str, rows: Iterable[EpochRecord], checkpoint: Checkpoint | None = None) -> None:
         """Store epoch metrics of running configs, all rows in one transaction (call once per epoch
-        of a bundle, not per row). A row for an epoch already stored replaces it."""
+        of a bundle, not per row). A row for an epoch already stored replaces it. ``checkpoint``, the
+        bundle's state after these rows, is written in the same transaction: a crash leaves both or
+        neither."""
         seen: list[str] = []
 
         def params() -> Iterator[tuple[Any, ...]]:
@@ -298,14 +389,15 @@ class SQLiteStore:
                 seen.append(r.config_id)
                 yield (
                     study, r.config_id, int(r.epoch), _real(r.train_loss), _real(r.train_metric),
-                    _real(r.val_loss), _real(r.val_metric), _real(r.seconds),
+                    _real(r.val_loss), _real(r.val_metric), _real(r.seconds), _real(r.test_loss), _real(r.test_metric),
                 )  # fmt: skip
 
         with self._transaction(write=True) as conn:
             try:
                 cur = conn.executemany(
                     "INSERT OR REPLACE INTO epochs (study, config_id, epoch, train_loss, train_metric, val_loss,"
-                    " val_metric, seconds) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS"
+                    " val_metric, seconds, test_loss, test_metric) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
+                    " WHERE EXISTS"
                     " (SELECT 1 FROM configs WHERE study = ?1 AND id = ?2 AND status = 'running')",
                     params(),
                 )
@@ -313,6 +405,13 @@ class SQLiteStore:
                 raise StoreError(f"cannot store epoch rows in study {study!r} of {self.path}: {exc}") from None
             if cur.rowcount != len(seen):  # some rows were for configs that are not running
                 self._check(conn, study, _unique(seen), (Status.RUNNING,), "record epochs")
+            if checkpoint is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints (study, bundle, config_ids, epoch, state, written)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (study, checkpoint.bundle, json.dumps(list(checkpoint.config_ids)), int(checkpoint.epoch),
+                     sqlite3.Binary(checkpoint.state), _now()),
+                )
 
     def finish(self, study: str, results: Sequence[ResultRecord]) -> None:
         """Write the outcomes of configs that ended (done, diverged or failed), in one transaction."""
@@ -325,11 +424,13 @@ class SQLiteStore:
             self._check(conn, study, ids, RUNNABLE, "finish configs")
             conn.executemany(
                 "UPDATE configs SET status = ?, epochs_run = ?, train_loss = ?, val_loss = ?, val_metric = ?,"
-                " diverged_epoch = ?, error = ?, wall_seconds = ?, finished = ? WHERE study = ? AND id = ?",
+                " diverged_epoch = ?, error = ?, wall_seconds = ?, finished = ?, test_loss = ?, test_metric = ?,"
+                " owner = NULL, heartbeat = NULL WHERE study = ? AND id = ?",
                 (
                     (
                         Status(r.status).value, int(r.epochs_run), _real(r.train_loss), _real(r.val_loss),
-                        _real(r.val_metric), r.diverged_epoch, r.error, _real(r.wall_seconds), now, study, r.config_id,
+                        _real(r.val_metric), r.diverged_epoch, r.error, _real(r.wall_seconds), now,
+                        _real(r.test_loss), _real(r.test_metric), study, r.config_id,
                     )  # fmt: skip
                     for r in results
                 ),
@@ -343,7 +444,8 @@ class SQLiteStore:
             cur = conn.executemany(
                 "UPDATE configs SET status = 'pending', epochs_run = 0, train_loss = NULL, val_loss = NULL,"
                 " val_metric = NULL, diverged_epoch = NULL, error = NULL, wall_seconds = NULL, started = NULL,"
-                " finished = NULL WHERE study = ? AND id = ?",
+                " finished = NULL, test_loss = NULL, test_metric = NULL, owner = NULL, heartbeat = NULL"
+                " WHERE study = ? AND id = ?",
                 ((study, i) for i in ids),
             )
             if cur.rowcount != len(ids):
@@ -433,6 +535,7 @@ class SQLiteStore:
             train_loss=final(r["train_loss"]), val_loss=final(r["val_loss"]), val_metric=final(r["val_metric"]),
             diverged_epoch=r["diverged_epoch"], error=r["error"], wall_seconds=r["wall_seconds"],
             started=r["started"], finished=r["finished"],
+            test_loss=final(r["test_loss"]), test_metric=final(r["test_metric"]),
         )  # fmt: skip
 
     def epochs(self, study: str, config_id: str | None = None) -> list[EpochRecord]:
@@ -449,7 +552,7 @@ class SQLiteStore:
             EpochRecord(
                 config_id=r["config_id"], epoch=r["epoch"], train_loss=_nan(r["train_loss"]),
                 train_metric=_nan(r["train_metric"]), val_loss=_nan(r["val_loss"]), val_metric=_nan(r["val_metric"]),
-                seconds=r["seconds"],
+                seconds=r["seconds"], test_loss=_nan(r["test_loss"]), test_metric=_nan(r["test_metric"]),
             )  # fmt: skip
             for r in rows
         ]

@@ -1,0 +1,85 @@
+"""A bundle's whole training state at an epoch's end, as bytes: what a checkpoint holds.
+
+Everything the next epoch reads: the stacked parameters and buffers (BatchNorm's running
+statistics), the batched optimizer's state, each configuration's data-order and dropout generators,
+and which configurations diverged (in which epoch). Restored into a freshly set-up bundle of the same
+configurations, training goes on exactly as if it had not stopped: the same numbers, bit for bit.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import torch
+
+from initopt.study.bundle_step import BundleStep
+
+FORMAT = 1  # bump when the layout changes; an older checkpoint is then ignored (its bundle restarts)
+
+
+def capture(step: BundleStep, epoch: int, diverged_epoch: Sequence[int | None]) -> bytes:
+    """``step``'s state after ``epoch``, serialized (``torch.save``; tensors moved to the CPU)."""
+    state = {
+        "format": FORMAT,
+        "epoch": epoch,
+        "diverged_epoch": list(diverged_epoch),
+        "params": dict(step.model.params),
+        "buffers": dict(_buffers(step.model)),
+        "optimizer": step.optimizer.state_dict(),
+        "order": {seed: g.get_state() for seed, g in step.order.generators.items()},
+        "dropout": [g.get_state() for g in _generators(step.model)],
+    }
+    buffer = io.BytesIO()
+    torch.save(_to_cpu(state), buffer)
+    return buffer.getvalue()
+
+
+@torch.no_grad()
+def restore(step: BundleStep, blob: bytes) -> tuple[int, list[int | None]] | None:
+    """Load ``blob`` into ``step`` (set up for the same configurations); returns ``(epoch,
+    diverged_epoch)``, or None for a checkpoint of another format (the bundle then starts over)."""
+    state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    if state.get("format") != FORMAT:
+        return None
+    for name, tensor in step.model.params.items():
+        tensor.copy_(state["params"][name])
+    for name, tensor in _buffers(step.model):
+        tensor.copy_(state["buffers"][name])
+    device = step.x.device
+    step.optimizer.load_state_dict(_to_device(state["optimizer"], device))
+    for seed, generator in step.order.generators.items():
+        generator.set_state(state["order"][seed])
+    for generator, saved in zip(_generators(step.model), state["dropout"]):
+        generator.set_state(saved)
+    return int(state["epoch"]), list(state["diverged_epoch"])
+
+
+def _buffers(model) -> list[tuple[str, torch.Tensor]]:
+    module = getattr(model, "module", None)
+    return list(module.named_buffers()) if isinstance(module, torch.nn.Module) else []
+
+
+def _generators(model) -> list[torch.Generator]:
+    context = getattr(model, "context", None)
+    return list(getattr(context, "generators", ()))
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+def _to_device(value, device: torch.device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_device(v, device) for v in value)
+    return value
