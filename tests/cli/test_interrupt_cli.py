@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM and SIGKILL in the middle of a bundle, real processes: the run says what it saved
+"""Ctrl-C and SIGKILL in the middle of a bundle, real processes (SIGTERM goes through Ctrl-C's path): the run says what it saved
 (exit 130), `study list` shows the bundle as interrupted, and the next run goes on from the bundle's
 checkpoint to results identical to an uninterrupted run."""
 
@@ -54,7 +54,24 @@ def uninterrupted(tmp_path_factory) -> dict:
     return epochs(folder / "whole.db")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["sigint", "sigterm", "sigkill"])
+def test_sigterm_stops_a_study_run_as_ctrl_c_does():
+    """`study run`'s SIGTERM handler turns the signal into the KeyboardInterrupt Ctrl-C raises (whose
+    handling the SIGINT case below runs for real)."""
+    import os
+
+    from initopt.cli.study import _interrupt_on_sigterm
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        _interrupt_on_sigterm()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs before this ends
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_a_stopped_bundle_goes_on_from_its_checkpoint(tmp_path, signum, initopt_command, cli_environment, cli, uninterrupted):
     spec, db = tmp_path / "cut.toml", tmp_path / "cut.db"
     spec.write_text(SPEC)

@@ -45,8 +45,6 @@ def test_auto_leaves_a_busy_core_to_the_program_using_it(cli, cli_environment):
     cores = len(os.sched_getaffinity(0))
     if cores < 2:
         pytest.skip("needs two cores")
-    given = cli("train", "--epochs", "1", "--threads", "2")
-    assert given.returncode == 0 and THREADS.search(given.stdout).group(1) == "2", given.stdout
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores - 1)]
     try:
         time.sleep(0.5)

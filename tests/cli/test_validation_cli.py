@@ -1,16 +1,12 @@
 """Validation, not test, decides, through the command line: a study ranks on its validation split and
 shows the test split beside it; `initopt train` reports both; a database written before validation
-splits resumes and says it was ranked on the test split."""
+splits resumes and says it was ranked on the test split (tests/study/test_validation.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-import sqlite3
-from pathlib import Path
-
-DATA = Path(__file__).parents[1] / "study" / "data"
 
 SPEC = """
 name = "v"
@@ -52,14 +48,3 @@ def test_train_holds_out_validation_rows_and_reports_the_test_split_apart(cli):
     assert "digits: 1077 train / 360 validation / 360 test" in result.stdout
     assert re.search(r"^Validation: loss \d\.\d{4} - accuracy \d\.\d{4}$", result.stdout, re.M)
     assert re.search(r"^Test: loss \d\.\d{4} - accuracy \d\.\d{4}", result.stdout, re.M)
-
-
-def test_a_database_from_before_validation_splits_resumes_ranked_on_test(cli, tmp_path):
-    with sqlite3.connect(tmp_path / "old.db") as conn:
-        conn.executescript((DATA / "legacy_v1_study.sql").read_text())
-    conn.close()
-    (tmp_path / "legacy.toml").write_text((DATA / "legacy_spec.toml").read_text())
-    run = cli("study", "run", "legacy.toml", "--db", "old.db", columns=120)
-    assert run.returncode == 0, run.stderr
-    assert "2 of 4 configurations were already finished" in run.stdout
-    assert "test accuracy at the best lr" in run.stdout and "ranked on the test split" in run.stdout

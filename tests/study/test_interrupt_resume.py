@@ -71,3 +71,38 @@ def test_an_interrupted_bundle_resumes_from_its_checkpoint_with_identical_result
         assert (got[key].train_loss, got[key].val_loss, got[key].test_loss) == (row.train_loss, row.val_loss, row.test_loss)
     with SQLiteStore(db) as store:
         assert store.checkpoints("resume") == []  # dropped once the bundle finished
+
+
+def test_a_checkpoint_that_does_not_fit_is_dropped_and_its_bundle_starts_over(tmp_path):
+    """A checkpoint of another format (or device, or a model edited since) and one larger than
+    --max-bundle now: the configurations start over, with a notice, to the uninterrupted results."""
+    import sqlite3
+
+    from initopt.study import parse_spec
+    from initopt.study.workload import prepare
+
+    raw = spec(*WORKLOADS["mlp"])
+    run_study(raw, db=tmp_path / "whole.db")
+    steps_per_epoch = prepare(parse_spec(raw)).steps_per_epoch
+    for case in ("garbled", "too-large"):
+        db = tmp_path / f"{case}.db"
+        with pytest.raises(StudyInterrupted):
+            run_study(raw, db=db, events=stop_after(2, steps_per_epoch), checkpoint_seconds=0)
+        if case == "garbled":
+            with sqlite3.connect(db) as conn:
+                conn.execute("UPDATE checkpoints SET state = ?", (b"not a checkpoint",))
+            conn.close()
+        notices = []
+        again = run_study(raw, db=db, events=ProgressEvents(notice=notices.append),
+                          max_bundle=4 if case == "too-large" else None)
+        assert again.trained == 8
+        if case == "garbled":
+            assert any("does not fit this bundle" in n for n in notices), notices
+        else:
+            assert not any("resuming" in n for n in notices), notices
+        got, expected = epochs_of(db), epochs_of(tmp_path / "whole.db")
+        assert got.keys() == expected.keys()
+        if case == "garbled":  # trained from the start as one bundle: the uninterrupted numbers
+            assert all((got[k].train_loss, got[k].val_loss) == (e.train_loss, e.val_loss) for k, e in expected.items())
+        with SQLiteStore(db) as store:
+            assert store.checkpoints("resume") == []

@@ -135,3 +135,15 @@ def test_prepare_loads_the_dataset_with_its_options_and_builds_with_its_info(fac
     with pytest.raises(ValueError, match="stop here"):
         workload.build()
     assert seen["dataset"] is info
+
+
+def test_a_factorys_whole_number_hidden_keeps_the_ids_it_had_as_a_list():
+    """Before factories got their options as written, `hidden = 48` reached them (and the ids) as [48]:
+    the ids of those studies' databases stay what they were."""
+    scalar, listed = copy.deepcopy(BASE), copy.deepcopy(BASE)
+    scalar["workload"].update(model="mypkg.models:make", hidden=48)
+    listed["workload"].update(model="mypkg.models:make", hidden=[48])
+    for raw in (scalar, listed):
+        raw["train"]["validation"] = 0
+    assert ids(scalar) == ids(listed)
+    assert parse_spec(scalar).workload.options["hidden"] == 48  # the factory still gets 48

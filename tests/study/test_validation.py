@@ -159,6 +159,14 @@ def test_a_database_written_before_validation_splits_resumes_and_says_it_selecte
     assert loaded.study.selects_on == "test" and loaded.metric_title.startswith("final test accuracy")
     assert "no validation split" in loaded.recommendation.verdict
     assert all(c.test_values == c.values for c in loaded.candidates)  # the test split is the one it ranked on
+    from rich.console import Console
+
+    from initopt.cli.render import summary_table
+
+    console = Console(width=120, record=True)
+    console.print(summary_table(db, "legacy"))
+    shown = console.export_text()
+    assert "test accuracy at the best lr" in shown and "ranked on the test split" in shown
     # a new study in the same file gets a validation split
     fresh = run_study({**copy.deepcopy(SPEC), "name": "fresh"}, db=db)
     assert fresh.trained == 4 and load_report(db, "fresh").study.selects_on == "validation"

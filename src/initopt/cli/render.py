@@ -10,7 +10,7 @@ from initopt.report.fmt import hyper, pm
 
 #: Dropped in this order when the terminal is too narrow for the whole table (hyperparameters never
 #: are; the best's test score stays in the caption).
-LOW_VALUE_COLUMNS = ("val loss", "test loss", "seeds", "test")
+LOW_VALUE_COLUMNS = ("val loss", "test loss", "seeds", "test")  # "test": the test metric beside a validation one
 
 
 def summary_table(db: Path, name: str) -> Fit:
@@ -42,4 +42,5 @@ def summary_table(db: Path, name: str) -> Fit:
         test = (pm(row.test_mean, row.test_std),) if chosen == "val" else ()
         table.add_row(str(rank), row.init, row.optimizer, hyper(row.best_lr), hyper(row.weight_decay),
                       pm(row.metric_mean, row.metric_std), *test, pm(row.loss_mean, row.loss_std), str(row.seeds), diverged)
-    return Fit(table, drop=tuple(f"{c} {metric}" if c == "test" else c for c in LOW_VALUE_COLUMNS))
+    drop = [c for c in LOW_VALUE_COLUMNS if c != "test"] + ([f"test {metric}"] if chosen == "val" else [])
+    return Fit(table, drop=tuple(drop))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -111,6 +112,10 @@ def _with_validation(path: Path, validation: str | None):
         value = check_fraction(float(validation) if _is_number(validation) else validation)
     except ValueError as exc:
         raise ValueError(f"--validation: {exc}") from None
+    folder = study_spec.workload.folder
+    if isinstance(value, str) and value != "npz" and folder is not None and not Path(value).expanduser().is_absolute():
+        # a path typed on the command line is the working directory's; the spec's paths are its folder's
+        value = os.path.relpath(Path(value).expanduser().resolve(), folder)
     return replace(study_spec, train=replace(study_spec.train, validation=value))
 
 

@@ -48,9 +48,10 @@ def split_indices(
     n_train, n_test = split_sizes(n, fraction)
     if min(n_train, n_test) < MIN_ROWS_PER_SPLIT:
         name = SPLIT_NAME if fraction == TEST_FRACTION else f"{round(100 * (1 - fraction))}/{round(100 * fraction)}"
+        need = next(m for m in itertools.count(1) if min(split_sizes(m, fraction)) >= MIN_ROWS_PER_SPLIT)
         raise DataError(
             f"{where}: {n} rows are too few to split {name} "
-            f"with at least {MIN_ROWS_PER_SPLIT} rows per part; need at least {MIN_ROWS} rows"
+            f"with at least {MIN_ROWS_PER_SPLIT} rows per part; need at least {need} rows"
         )
     if stratify:
         present, counts = np.unique(y, return_counts=True)
@@ -63,7 +64,7 @@ def split_indices(
             )
         if len(present) > min(n_train, n_test):
             raise DataError(
-                f"{where}: {len(present)} classes but only {n_test} test rows; a stratified split needs "
+                f"{where}: {len(present)} classes but only {min(n_train, n_test)} rows in a part; a stratified split needs "
                 "at least one row of each class in each part (add rows)"
             )
     from sklearn.model_selection import train_test_split  # ~0.5 s to import; only files and sklearn data need it

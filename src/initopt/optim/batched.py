@@ -176,9 +176,6 @@ class _Segment:
         for name in self._STATE:
             if getattr(self, name, None) is not None:
                 out[name] = getattr(self, name)
-        columns = getattr(self, "_columns", None)
-        if columns is not None:
-            out["device_step"] = columns["step"]
         return out
 
     def load(self, saved: dict[str, Any]) -> None:
@@ -189,8 +186,8 @@ class _Segment:
             if getattr(self, name, None) is not None:
                 for mine, theirs in zip(getattr(self, name), saved[name]):
                     mine.copy_(theirs)
-        if "device_step" in saved and self.path == "triton":
-            self._triton_columns()["step"].copy_(saved["device_step"])
+        if self.path == "triton":  # the kernel's step lives on the device; it equals the step count
+            self._triton_columns()["step"].fill_(float(self.step_count))
         self.freeze(~saved["active"])
 
     def _column(self, values: list[float]) -> Tensor:

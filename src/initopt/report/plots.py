@@ -192,11 +192,11 @@ def sensitivity_figure(panels: Sequence[SensitivityPanel], metric: str, lower_is
             pad = Y_PAD * ((high - low) or abs(high) or 1.0)
             axes[0].set_ylim(low - pad, high + pad)
         for ax in axes[::n_cols]:
-            ax.set_ylabel(f"final val {metric}")
+            ax.set_ylabel(metric)
         for ax in axes[n:]:
             ax.set_visible(False)
         arrow = "lower is better" if lower_is_better else "higher is better"
-        title = f"Learning-rate sensitivity: final val {metric} ({arrow}), mean and 95% CI over seeds; x = all seeds diverged"
+        title = f"Learning-rate sensitivity: {metric} ({arrow}), mean and 95% CI over seeds; x = all seeds diverged"
         fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * CHARS_PER_INCH)))
         by_label: dict = {}
         for ax in axes[:n]:
@@ -232,19 +232,20 @@ def pictures(report: Report) -> tuple[Picture, ...]:
     """Every figure of ``report`` as PNG bytes, in the order of the report's sections."""
     out = []
     metric = report.study.metric
+    label = report.study.selection_label  # "final validation accuracy", "best-epoch validation accuracy", ...
 
     def add(name: str, section: str, fig, title: str, alt: str, caption: str) -> None:
         out.append(Picture(name, section, title, alt, caption, to_png(fig)))
 
     if report.heatmap is not None:
         add("heatmap", "heatmap", heatmap_figure(report.heatmap), "Init x optimizer",
-            f"Heatmap of the best final validation {metric} per initialization and optimizer",
-            f"Each cell: the mean final validation {metric} over seeds of the best learning rate for that "
+            f"Heatmap of the best {label} per initialization and optimizer",
+            f"Each cell: the mean {label} over seeds of the best learning rate for that "
             "init and optimizer, and that learning rate. Bright is better; grey: not tried, or no seed finished.")
     for i, h in enumerate(report.lr_wd):
         add(f"lr-wd-{i + 1}", "lr-wd", heatmap_figure(h), h.title,
-            f"Heatmap of final validation {metric} over learning rate and weight decay",
-            f"Mean final validation {metric} over seeds for each learning rate (columns) and weight decay "
+            f"Heatmap of {label} over learning rate and weight decay",
+            f"Mean {label} over seeds for each learning rate (columns) and weight decay "
             "(rows). A diagonal ridge means the best weight decay moves with the learning rate; a "
             "rectangle means the two can be tuned separately (Loshchilov & Hutter 2019, Fig. 2).")
     for i, panel in enumerate(report.curves):
@@ -253,7 +254,7 @@ def pictures(report: Report) -> tuple[Picture, ...]:
             "Training and validation loss per epoch, the mean over seeds with a band from the lowest to "
             "the highest seed. Diverged seeds drop out at their first non-finite epoch.")
     if report.sensitivity:
-        add("lr-sensitivity", "sensitivity", sensitivity_figure(report.sensitivity, metric, report.study.lower_is_better),
+        add("lr-sensitivity", "sensitivity", sensitivity_figure(report.sensitivity, label, report.study.lower_is_better),
             "Learning-rate sensitivity", f"Final validation {metric} against learning rate, one panel per optimizer",
             "A panel per optimizer, a line per initialization, at each learning rate its best weight decay. "
             "Bars: 95% confidence interval over seeds (cut at the panel's edge; with 2 seeds they are wide). "

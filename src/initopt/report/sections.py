@@ -171,7 +171,7 @@ def init_optimizer_heatmap(candidates: list[Candidate], study: StudyData) -> Hea
     return Heatmap(
         title=f"Best {study.metric} over learning rates, per init x optimizer (mean over seeds)",
         row_label="initialization", col_label="optimizer", rows=tuple(inits), cols=tuple(optimizers),
-        values=tuple(values), notes=tuple(notes), value_label=f"final val {study.metric}",
+        values=tuple(values), notes=tuple(notes), value_label=study.selection_label,
         higher_is_better=not study.lower_is_better,
     )
 
@@ -196,10 +196,10 @@ def lr_wd_heatmaps(candidates: list[Candidate], study: StudyData) -> tuple[Heatm
             values.append(tuple(c.mean if c else math.nan for c in cells))
             notes.append(tuple(_fmt_lr_wd_cell(c, several_inits) for c in cells))
         out.append(Heatmap(
-            title=f"{opt}: final val {study.metric}, lr x weight decay" + (" (best init per cell)" if several_inits else ""),
+            title=f"{opt}: {study.selection_label}, lr x weight decay" + (" (best init per cell)" if several_inits else ""),
             row_label="weight_decay", col_label="learning rate", rows=tuple(f"{w:g}" for w in reversed(wds)),
             cols=tuple(f"{lr:g}" for lr in lrs), values=tuple(values), notes=tuple(notes),
-            value_label=f"final val {study.metric}", higher_is_better=not study.lower_is_better,
+            value_label=study.selection_label, higher_is_better=not study.lower_is_better,
         ))
     finite = [v for h in out for row in h.values for v in row if math.isfinite(v)]
     if len(out) > 1 and finite:  # one colour scale, so the panels compare at a glance

@@ -18,10 +18,16 @@ from initopt.study.bundle_step import BundleStep
 FORMAT = 1  # bump when the layout changes; an older checkpoint is then ignored (its bundle restarts)
 
 
+class StaleCheckpoint(Exception):
+    """A checkpoint that does not fit the bundle set up from it (another format or device, a model
+    edited since): the caller drops it and trains the bundle from the start."""
+
+
 def capture(step: BundleStep, epoch: int, diverged_epoch: Sequence[int | None]) -> bytes:
     """``step``'s state after ``epoch``, serialized (``torch.save``; tensors moved to the CPU)."""
     state = {
         "format": FORMAT,
+        "device": step.x.device.type,
         "epoch": epoch,
         "diverged_epoch": list(diverged_epoch),
         "params": dict(step.model.params),
@@ -38,21 +44,44 @@ def capture(step: BundleStep, epoch: int, diverged_epoch: Sequence[int | None]) 
 @torch.no_grad()
 def restore(step: BundleStep, blob: bytes) -> tuple[int, list[int | None]] | None:
     """Load ``blob`` into ``step`` (set up for the same configurations); returns ``(epoch,
-    diverged_epoch)``, or None for a checkpoint of another format (the bundle then starts over)."""
-    state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    if state.get("format") != FORMAT:
+    diverged_epoch)``, or None, touching nothing, when the checkpoint does not fit this bundle: another
+    format or device, or tensors of other names or shapes (a model edited since). The bundle then
+    starts over."""
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001  (a checkpoint torch cannot read is one that does not fit)
+        return None
+    if not _fits(step, state):
         return None
     for name, tensor in step.model.params.items():
         tensor.copy_(state["params"][name])
     for name, tensor in _buffers(step.model):
         tensor.copy_(state["buffers"][name])
-    device = step.x.device
-    step.optimizer.load_state_dict(_to_device(state["optimizer"], device))
+    step.optimizer.load_state_dict(_to_device(state["optimizer"], step.x.device))
     for seed, generator in step.order.generators.items():
         generator.set_state(state["order"][seed])
     for generator, saved in zip(_generators(step.model), state["dropout"]):
         generator.set_state(saved)
     return int(state["epoch"]), list(state["diverged_epoch"])
+
+
+def _fits(step: BundleStep, state: dict) -> bool:
+    """Every tensor, generator and optimizer segment of ``state`` has its counterpart in ``step``."""
+    if state.get("format") != FORMAT or state.get("device") != step.x.device.type:
+        return False
+    mine = {**dict(step.model.params), **dict(_buffers(step.model))}
+    theirs = {**state["params"], **state["buffers"]}
+    if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+        return False
+    segments = step.optimizer.state_dict()["segments"]
+    if len(segments) != len(state["optimizer"]["segments"]):
+        return False
+    for ours, saved in zip(segments, state["optimizer"]["segments"]):
+        if ours["family"] != saved["family"] or ours.keys() != saved.keys():
+            return False
+    return (set(step.order.generators) == set(state["order"])
+            and len(_generators(step.model)) == len(state["dropout"])
+            and len(state["diverged_epoch"]) == step.k)
 
 
 def _buffers(model) -> list[tuple[str, torch.Tensor]]:

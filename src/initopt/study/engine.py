@@ -67,6 +67,8 @@ def train_bundle(
     history: list[list[EpochRecord]] = [[] for _ in range(k)]
     first = 1
     restored = bundle_state.restore(step, resume.state) if resume is not None else None
+    if resume is not None and restored is None:
+        raise bundle_state.StaleCheckpoint("the checkpoint does not fit this bundle (another device or an edited model)")
     if restored is not None:
         last, diverged_epoch = restored
         first, history = last + 1, [list(rows) for rows in resume.history]

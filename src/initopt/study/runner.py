@@ -191,15 +191,21 @@ def bundle_key(ids) -> str:
 def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundle, device) -> list[tuple[list[Config], Any]]:
     """The bundles to train, each with the checkpoint it goes on from (or None): first the bundles
     saved part-way whose configurations are all still to run, in their saved order; then the rest,
-    planned afresh. A checkpoint that no longer fits (some of its configurations finished, or another
-    engine now) is dropped."""
+    planned afresh. A checkpoint that another live process holds is left to it; one that no longer
+    fits (some of its configurations finished, larger than ``max_bundle``, or another engine now) is
+    dropped."""
     by_id = {c.id: c for c in todo}
     out, taken = [], set()
+    held = store.held_elsewhere(name)
     for checkpoint in store.checkpoints(name):
-        if engine == "bundled" and all(i in by_id and i not in taken for i in checkpoint.config_ids):
-            out.append(([by_id[i] for i in checkpoint.config_ids], checkpoint))
-            taken.update(checkpoint.config_ids)
-        else:
+        ids = checkpoint.config_ids
+        if any(i in held for i in ids):
+            continue  # another live process goes on with it
+        fits = engine == "bundled" and (max_bundle is None or len(ids) <= max_bundle)
+        if fits and all(i in by_id and i not in taken for i in ids):
+            out.append(([by_id[i] for i in ids], checkpoint))
+            taken.update(ids)
+        else:  # finished since, or now too large (--max-bundle), or another engine: its configurations start over
             store.drop_checkpoint(name, checkpoint.bundle)
     rest = [c for c in todo if c.id not in taken]
     out += [(bundle, None) for bundle in (_bundles(rest, workload, engine, max_bundle, device) if rest else [])]
@@ -287,6 +293,7 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
                 checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
     from initopt.study import outcomes
     from initopt.study.bundle_model import NotBatchable
+    from initopt.study.bundle_state import StaleCheckpoint
     from initopt.study.engine import Resume, train_bundle
     from initopt.study.sequential import train_sequential
     from initopt.study.store import Checkpoint
@@ -327,8 +334,15 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
     try:
         if engine == "bundled" and len(configs) > 1:
             try:
-                train_bundle(workload, configs, device=device, on_epoch=record, on_done=done, on_steps=events.steps,
-                             on_notice=notify, on_checkpoint=save, resume=resume)
+                try:
+                    train_bundle(workload, configs, device=device, on_epoch=record, on_done=done,
+                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save, resume=resume)
+                except StaleCheckpoint as exc:
+                    notify(f"{exc}: its {len(configs)} configurations start over")
+                    store.drop_checkpoint(name, key)
+                    store.mark_running(name, ids)  # drops the epochs kept for the resume
+                    train_bundle(workload, configs, device=device, on_epoch=record, on_done=done,
+                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save)
                 return
             except NotBatchable as exc:
                 notify(f"{workload.spec.workload.model}: {exc}; training its configurations one at a time")

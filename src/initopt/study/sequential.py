@@ -26,7 +26,7 @@ class _EpochSink(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs, metric = logs or {}, self.workload.metric
         val_loss, val_metric = logs.get("val_loss", math.nan), logs.get("val_" + metric, math.nan)
-        test_loss, test_metric = val_loss, val_metric
+        test_loss, test_metric = (val_loss, val_metric) if self.workload.val is None else (math.nan, math.nan)
         if self.workload.val is not None and math.isfinite(logs.get("loss", math.nan)):
             test = evaluate(self.state.model, self.workload.test, loss=self.workload.loss, metrics=(metric,))
             test_loss, test_metric = test["loss"], test[metric]

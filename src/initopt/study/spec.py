@@ -66,6 +66,15 @@ class Workload:
             out["data"] = dict(self.data)
         return out
 
+    def id_dict(self) -> dict[str, Any]:
+        """What the ids hash: ``to_dict``, with a user factory's whole-number ``hidden`` as the list
+        initopt made of it before factories got their options as written (``48`` -> ``[48]``), so
+        that the databases of those studies keep their ids."""
+        out = self.to_dict()
+        if ":" in self.model and is_whole_number(out.get("hidden")):
+            out["hidden"] = [out["hidden"]]
+        return out
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -139,7 +148,7 @@ class StudySpec:
 
     def workload_key(self) -> str:
         """A hash of what every configuration shares; a study name keeps one workload."""
-        return _digest({"workload": self.workload.to_dict(), "train": self.train.to_dict()})
+        return _digest({"workload": self.workload.id_dict(), "train": self.train.to_dict()})
 
     def configs(self) -> list[Config]:
         """The grid, expanded: init x optimizer x hyperparameter combinations x seeds.
@@ -151,7 +160,7 @@ class StudySpec:
             from initopt.study.workload import prepare
 
             return prepare(self).spec.configs()
-        shared = {"workload": self.workload.to_dict(), "train": self.train.to_dict()}
+        shared = {"workload": self.workload.id_dict(), "train": self.train.to_dict()}
         out: list[Config] = []
         seen: set[str] = set()
         for init in self.inits:

@@ -23,21 +23,22 @@ def owner_name() -> str:
 
 
 def is_live(owner: str | None, heartbeat: float | None, now: float, stale_after: float = STALE_SECONDS) -> bool:
-    """Whether a claim still holds: its owner beat within ``stale_after`` seconds and, on this
-    machine, its process still exists."""
-    if owner is None or heartbeat is None or now - heartbeat > stale_after:
+    """Whether a claim still holds. On this machine: while the owner's process exists (however long
+    ago it beat: a stopped or busy process keeps its claims). Elsewhere: while it beat within
+    ``stale_after`` seconds."""
+    if owner is None or heartbeat is None:
         return False
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host == socket.gethostname() and pid_text.isdigit():
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's live process
+            return True
         return True
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+    return now - heartbeat <= stale_after
 
 
 class Heartbeat:
@@ -54,14 +55,17 @@ class Heartbeat:
     def _run(self) -> None:
         from initopt.study.store.sqlite import SQLiteStore
 
-        from initopt.study.store.errors import StoreError
-
-        with SQLiteStore(self.db) as store:
-            while not self._stop.wait(self.interval):
-                try:
-                    store.beat(self.study, self.owner)
-                except StoreError:  # the file was busy past its timeout: beat again next time
-                    pass
+        store = None
+        while not self._stop.wait(self.interval):
+            try:  # never die: a busy or briefly unreadable file is tried again at the next beat
+                store = store or SQLiteStore(self.db)
+                store.beat(self.study, self.owner)
+            except Exception:  # noqa: BLE001
+                if store is not None:
+                    store.close()
+                store = None
+        if store is not None:
+            store.close()
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -72,5 +76,8 @@ class Heartbeat:
 
         self._stop.set()
         self._thread.join()
-        with SQLiteStore(self.db) as store:
-            store.release(self.study, self.owner)
+        try:
+            with SQLiteStore(self.db) as store:
+                store.release(self.study, self.owner)
+        except Exception:  # noqa: BLE001  (the claims lapse with this process; never hide what ended the run)
+            pass
