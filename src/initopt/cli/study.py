@@ -102,14 +102,14 @@ def _with_validation(path: Path, validation: str | None):
     """The spec at ``path``, its validation setting replaced by ``--validation`` when given."""
     from dataclasses import replace
 
-    from initopt.data.validation import check_fraction
+    from initopt.data.validation import parse_validation
     from initopt.study import load_spec
 
     study_spec = load_spec(path)
     if validation is None:
         return study_spec
     try:
-        value = check_fraction(float(validation) if _is_number(validation) else validation)
+        value = parse_validation(validation)
     except ValueError as exc:
         raise ValueError(f"--validation: {exc}") from None
     folder = study_spec.workload.folder
@@ -117,14 +117,6 @@ def _with_validation(path: Path, validation: str | None):
         # a path typed on the command line is the working directory's; the spec's paths are its folder's
         value = os.path.relpath(Path(value).expanduser().resolve(), folder)
     return replace(study_spec, train=replace(study_spec.train, validation=value))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _interrupt_on_sigterm() -> None:

@@ -64,12 +64,16 @@ def train(
     from initopt.training.objective import ObjectiveError, check_objective
 
     scheme = inits.get(scheme_spec)
-    from initopt.data.validation import ValidationError
+    from initopt.data.validation import ValidationError, parse_validation
 
     try:
-        splits = datasets.load_validated(dataset, _validation(validation), **data_options)
+        held_out = parse_validation(validation)
+    except ValueError as exc:
+        raise ValueError(f"--validation: {exc}") from None
+    try:
+        splits = datasets.load_validated(dataset, held_out, **data_options)
     except datasets.OptionError as exc:
-        raise ValueError(f"--data-option {exc.option}: {exc}" if exc.option != "validation" else f"--validation: {exc}") from None
+        raise ValueError(f"--data-option {exc.option}: {exc}") from None
     except ValidationError as exc:
         raise ValueError(f"--validation: {exc}") from None
     info = splits.info
@@ -129,14 +133,6 @@ def train(
             print(f"Test: loss {test['loss']:.4f} - {metric} {test[metric]:.4f} ({history.seconds:.1f}s){note}")
     if history.diverged:
         raise typer.Exit(1)
-
-
-def _validation(text: str) -> float | str:
-    """``--validation``: a number is a fraction; anything else a file (or ``npz``)."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def _is_mlp(model: str) -> bool:

@@ -151,16 +151,15 @@ def read_csv_like(path_text: str, like: str, target: str) -> tuple[np.ndarray, n
     """``(x, target values)`` of every row of ``path_text`` (a validation file), unsplit and unencoded,
     after checking that it has the columns of the CSV file ``like``, in the same order."""
     header = read_rows(Path(like).expanduser(), like)[0]
-    x, values, _ = _csv_columns(path_text, target)
-    found = read_rows(Path(path_text).expanduser(), path_text)[0]
+    x, values, _, found = _csv_columns(path_text, target)
     if found != header:
         raise DataError(f"{path_text}: columns {', '.join(map(repr, found))} differ from {like}'s "
                         f"{', '.join(map(repr, header))}; a validation file has the training file's columns, in order")
     return x, values
 
 
-def _csv_columns(path_text: str, target: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Features, the raw target column and a description of ``path_text``."""
+def _csv_columns(path_text: str, target: str) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+    """Features, the raw target column, a description of ``path_text`` and its header."""
     path, where = Path(path_text).expanduser(), path_text
     header, rows, lines = read_rows(path, where)
     if len(set(header)) != len(header):
@@ -182,12 +181,12 @@ def _csv_columns(path_text: str, target: str) -> tuple[np.ndarray, np.ndarray, s
         if j != t
     ]
     x = np.stack(features, axis=1)
-    return x, values, f"CSV {path.name}, {len(rows)} rows x {x.shape[1]} features, target {target!r}"
+    return x, values, f"CSV {path.name}, {len(rows)} rows x {x.shape[1]} features, target {target!r}", header
 
 
 def read_csv(path_text: str, target: str) -> RawData:
     """Load ``path_text`` (header row required) with column ``target`` as the target."""
-    x, values, what = _csv_columns(path_text, target)
+    x, values, what, _ = _csv_columns(path_text, target)
     encoded = encode_target(values, f"{path_text}: column {target!r}")
     return _split_raw(f"csv:{path_text}:{target}", path_text, x, encoded, what)
 

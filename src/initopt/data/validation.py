@@ -47,6 +47,16 @@ def check_fraction(value: object) -> float | str:
     raise ValueError(f"expected a fraction in [0, 1) or a file path, got {value!r}")
 
 
+def parse_validation(text: str) -> float | str:
+    """A ``--validation`` given on a command line: a number is a fraction, anything else a file (or
+    ``npz``); checked by ``check_fraction``."""
+    try:
+        value: float | str = float(text)
+    except ValueError:
+        value = text
+    return check_fraction(value)
+
+
 def hold_out(raw: RawData, fraction: float) -> tuple[RawData, np.ndarray, np.ndarray]:
     """``(train part, x_val, y_val)``: ``fraction`` of ``raw``'s training rows held out."""
     where = f"{raw.name}: validation {fraction:g}"

@@ -97,11 +97,6 @@ class TrainSettings:
 
         return DEFAULT_FRACTION if self.validation is None else self.validation
 
-    @property
-    def selects_on(self) -> str:
-        """``"validation"``, or ``"test"`` when no validation split is held out."""
-        return "test" if self.validation_split == 0 else "validation"
-
     def to_dict(self) -> dict[str, Any]:
         """What the configurations' ids hash (``rank_by`` and ``threads`` are not: they change no
         configuration). A study

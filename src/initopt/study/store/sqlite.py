@@ -18,6 +18,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -297,8 +298,6 @@ class SQLiteStore:
         """Claim for ``owner`` the configs of ``ids`` still to run and not held by a live claim of another
         owner (``claims.is_live``); return the claimed ones, in the order of ``ids``. One transaction:
         two processes never both get a config."""
-        import time
-
         wanted = _unique(ids)
         with self._transaction(write=True) as conn:
             self._require_study(conn, study)
@@ -314,8 +313,6 @@ class SQLiteStore:
 
     def held_elsewhere(self, study: str, owner: str | None = None, stale_after: float = STALE_SECONDS) -> dict[str, str]:
         """Configs still to run that a live claim of another owner holds: id -> owner."""
-        import time
-
         with self._transaction(write=False) as conn:
             self._require_study(conn, study)
             rows = conn.execute(
@@ -327,28 +324,21 @@ class SQLiteStore:
 
     def interrupted(self, study: str, stale_after: float = STALE_SECONDS) -> list[str]:
         """Configs a run left part-way (epochs stored or a checkpoint) that no live process is training."""
-        import time
-
         with self._transaction(write=False) as conn:
             self._require_study(conn, study)
             rows = conn.execute(
-                f"SELECT c.id, c.owner, c.heartbeat FROM configs c WHERE c.study = ? AND c.status IN {_RUNNABLE_SQL}"
-                " AND EXISTS (SELECT 1 FROM epochs e WHERE e.study = c.study AND e.config_id = c.id) ORDER BY c.seq",
+                "SELECT c.id, c.owner, c.heartbeat, EXISTS (SELECT 1 FROM epochs e WHERE e.study = c.study"
+                f" AND e.config_id = c.id) FROM configs c WHERE c.study = ? AND c.status IN {_RUNNABLE_SQL} ORDER BY c.seq",
                 (study,),
             ).fetchall()
             saved = {i for (ids,) in conn.execute("SELECT config_ids FROM checkpoints WHERE study = ?", (study,))
                      for i in json.loads(ids)}
-            others = conn.execute(
-                f"SELECT id, owner, heartbeat FROM configs WHERE study = ? AND status IN {_RUNNABLE_SQL}", (study,)
-            ).fetchall()
         now = time.time()
-        part_way = {r[0] for r in rows} | saved
-        return [r[0] for r in others if r[0] in part_way and not is_live(r[1], r[2], now, stale_after)]
+        return [i for i, owner, beat, stored in rows
+                if (stored or i in saved) and not is_live(owner, beat, now, stale_after)]
 
     def beat(self, study: str, owner: str) -> None:
         """``owner`` is alive: its claims hold on."""
-        import time
-
         with self._transaction(write=True) as conn:
             conn.execute("UPDATE configs SET heartbeat = ? WHERE study = ? AND owner = ?", (time.time(), study, owner))
 
