@@ -40,6 +40,10 @@ CASES = [
     ("batchnorm1d", lambda: nn.BatchNorm1d(4), lambda: torch.randn(B, 4), {}),
     ("batchnorm1d-3d", lambda: nn.BatchNorm1d(4, momentum=None), lambda: torch.randn(B, 4, 7), {}),
     ("batchnorm2d", lambda: nn.BatchNorm2d(3), lambda: torch.randn(B, 3, 4, 4), {}),
+    ("maxpool2d", lambda: nn.MaxPool2d(2), lambda: torch.randn(B, 3, 8, 8), {}),
+    ("maxpool2d-ties", lambda: nn.MaxPool2d(2), lambda: torch.randint(0, 2, (B, 3, 6, 6)).float(), {}),
+    ("maxpool2d-overlapping-ceil", lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+     lambda: torch.randn(B, 2, 7, 7), {}),
     ("batchnorm2d-no-running", lambda: nn.BatchNorm2d(3, track_running_stats=False), lambda: torch.randn(B, 3, 4, 4), {}),
 ]
 

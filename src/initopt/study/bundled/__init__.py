@@ -13,8 +13,9 @@ from initopt.study.bundled.embedding import BundledEmbedding
 from initopt.study.bundled.linear import BundledLinear
 from initopt.study.bundled.model import FoldedBundle, NotBatchable
 from initopt.study.bundled.norm import BundledLayerNorm, BundledRMSNorm
+from initopt.study.bundled.pooling import BundledMaxPool2d
 
 LAYERS = (BundledLinear, BundledConv, BundledEmbedding, BundledLayerNorm, BundledRMSNorm, BundledBatchNorm,
-          BundledDropout, BundledMultiheadAttention)
+          BundledDropout, BundledMultiheadAttention, BundledMaxPool2d)
 
 __all__ = ["LAYERS", "FoldedBundle", "NotBatchable"]
