@@ -13,6 +13,7 @@ import pytest
 
 from initopt import data
 from initopt.report import load_report
+from initopt.report.data import load_study
 from initopt.study import SpecError, parse_spec
 from initopt.study.runner import run_study
 from initopt.study.store import SQLiteStore
@@ -164,7 +165,7 @@ def test_a_database_written_before_validation_splits_resumes_and_says_it_selecte
     from initopt.cli.render import summary_table
 
     console = Console(width=120, record=True)
-    console.print(summary_table(db, "legacy"))
+    console.print(summary_table(load_study(db, "legacy")))
     shown = console.export_text()
     assert "test accuracy at the best lr" in shown and "ranked on the test split" in shown
     # a new study in the same file gets a validation split

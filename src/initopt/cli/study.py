@@ -84,17 +84,18 @@ def run(
     if report.elsewhere:
         print(f"{report.elsewhere} configurations were being trained by another process on {db}; this one left them "
               "to it (`initopt study list` shows when they are done).", flush=True)
-    out.print(summary_table(db, report.study))
+    from initopt.report import load_report, save_report
+
+    computed = load_report(db, report.study)  # one read of the study for the table and the report
+    out.print(summary_table(computed.study, computed.candidates))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
     out.print(f"Study {report.study!r}: {report.trained} configurations run in {report.seconds:.1f}s ({report.engine} engine); "
               f"{counts}.", markup=False, highlight=False)
     print(f"Results: {db.resolve()}", flush=True)  # a path stays on one line, whole, to be copied
     if report.first_error:
         out.print(f"First error: {report.first_error} (run again with --retry-failed once fixed)", markup=False, highlight=False)
-    from initopt.report import write_report
-
     default_name = re.sub(r"[^A-Za-z0-9._-]+", "_", report.study).strip("._") or "study"
-    html = write_report(db, study=report.study, out=report_path or Path(f"{default_name}-report.html"))
+    html = save_report(computed, out=report_path or Path(f"{default_name}-report.html"))
     print(f"Report: {html.resolve()}")
 
 
@@ -185,8 +186,10 @@ def show(name: Annotated[str, typer.Argument(help="Study name.")], db: DbOption 
     from initopt._terminal import console
     from initopt.cli.render import summary_table
 
+    from initopt.report.data import load_study
+
     _require_db(db)
-    console().print(summary_table(db, name))
+    console().print(summary_table(load_study(db, name)))
 
 
 @app.command("export")

@@ -8,9 +8,8 @@ writes one self-contained HTML file (or Markdown with PNGs and a CSV beside it):
     PosixPath('report.html')
 
 The work is split as compute, then render: ``data.load_study`` reads the store, ``sections.build_report``
-computes every section as plain records (``stats`` holds the means, intervals, Welch's test and the
-fANOVA importance), and ``plots`` / ``html`` / ``markdown`` / ``text`` draw them. Matplotlib is needed
-for the pictures; Optuna for the importance section (without it the report says so).
+computes every section as plain records (``stats`` holds the means, intervals and Welch's test,
+``importance`` the fANOVA importance), and ``plots`` / ``html`` / ``markdown`` / ``text`` draw them.
 """
 
 from __future__ import annotations

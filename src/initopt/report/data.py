@@ -10,6 +10,7 @@ Its seeds are the repetitions over which means, spreads, intervals and tests are
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from typing import Any
 from initopt.study.store import ConfigRow, EpochRecord, RunRecord, Status
 from initopt.study.summary import LOWER_IS_BETTER, optimizer_label
 from initopt.report import stats
+from initopt.report.importance import ImportanceResult
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,19 @@ def load_study(db: str | Path, study: str | None = None) -> StudyData:
             raise ValueError(f"--study: {exc}" if study else str(exc)) from None
         record = store.study(name)
         configs = tuple(store.configs(name))
-        by_config: dict[str, list[EpochRecord]] = {}
-        for row in store.epochs(name):
-            by_config.setdefault(row.config_id, []).append(row)
         runs = tuple(store.runs(name))
-    spec = record.spec or {}
-    train = spec.get("train") or {}
+        spec = record.spec or {}
+        train = spec.get("train") or {}
+        rank_by = str(train.get("rank_by") or "final")
+        if rank_by == "best":  # every epoch decides which one scores
+            by_config: dict[str, list[EpochRecord]] = {}
+            for row in store.epochs(name):
+                by_config.setdefault(row.config_id, []).append(row)
+            epochs: Mapping[str, tuple[EpochRecord, ...]] = {k: tuple(sorted(v, key=lambda e: e.epoch)) for k, v in by_config.items()}
+        else:
+            epochs = StoredEpochs(path, name, [c.id for c in configs])
     metric = str(train.get("metric") or "metric")
     selects_on = "test" if not train.get("validation") else "validation"  # absent: written before validation splits
-    rank_by = str(train.get("rank_by") or "final")
-    epochs = {k: tuple(sorted(v, key=lambda e: e.epoch)) for k, v in by_config.items()}
     configs, selected = select_epochs(configs, epochs, rank_by, metric in LOWER_IS_BETTER, selects_on == "test")
     return StudyData(
         name=record.name, description=str(spec.get("description") or ""), db=str(path), spec=spec,
@@ -90,6 +95,31 @@ def load_study(db: str | Path, study: str | None = None) -> StudyData:
         metric=metric, lower_is_better=metric in LOWER_IS_BETTER, configs=configs, epochs=epochs, runs=runs,
         selects_on=selects_on, rank_by=rank_by, selected_epoch=selected,
     )
+
+
+class StoredEpochs(Mapping[str, tuple[EpochRecord, ...]]):
+    """Each configuration's epochs, read from the study's file the first time they are asked for: a
+    report draws the curves of a few configurations, and reading every epoch of a 10,000-configuration
+    study (100,000 rows) was most of the time it took to load."""
+
+    def __init__(self, db: Path, study: str, ids: list[str]) -> None:
+        self._db, self._study, self._ids, self._read = db, study, dict.fromkeys(ids), {}
+
+    def __getitem__(self, config_id: str) -> tuple[EpochRecord, ...]:
+        if config_id not in self._ids:
+            raise KeyError(config_id)
+        if config_id not in self._read:
+            from initopt.study.store import SQLiteStore
+
+            with SQLiteStore(self._db) as store:
+                self._read[config_id] = tuple(store.epochs(self._study, config_id))
+        return self._read[config_id]
+
+    def __iter__(self):
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 def select_epochs(configs: tuple[ConfigRow, ...], epochs: Mapping[str, tuple[EpochRecord, ...]], rank_by: str,
@@ -124,10 +154,15 @@ def variant_label(row: ConfigRow) -> str:
     Learning rate and weight decay are the report's own axes (leaderboard columns, heatmaps), so the
     label names every other hyperparameter that differs from PyTorch's default.
     """
-    from initopt.study.spec import OPTIMIZER_DEFAULTS
+    return _variant_label(row.optimizer, tuple(sorted((k, v) for k, v in row.hyper.items() if k not in ("lr", "weight_decay"))))
 
-    default_wd = OPTIMIZER_DEFAULTS.get(row.optimizer, {}).get("weight_decay", row.weight_decay)
-    return optimizer_label(replace(row, hyper={**row.hyper, "weight_decay": default_wd}))
+
+@functools.lru_cache(maxsize=4096)
+def _variant_label(optimizer: str, hyper: tuple) -> str:
+    """``variant_label`` of one optimizer and its hyperparameters (a study has a handful of them, seen
+    once per configuration: 10,000 times in a big study)."""
+    row = ConfigRow(id="", init="", init_params={}, optimizer=optimizer, hyper=dict(hyper), seed=0, status=Status.PENDING)
+    return optimizer_label(row, omit=("lr", "weight_decay"))
 
 
 # ---------------------------------------------------------------------------------------- candidates
@@ -240,6 +275,21 @@ def rank_key(candidate: Candidate, lower_is_better: bool) -> tuple:
 
 def rank(candidates: list[Candidate], lower_is_better: bool) -> list[Candidate]:
     return sorted(candidates, key=lambda c: rank_key(c, lower_is_better))
+
+
+def ranked_candidates(study: StudyData) -> list[Candidate]:
+    """The study's candidates, best first: the one ranking behind the terminal table, the report's
+    recommendation and leaderboard, and the exports' ``rank``."""
+    return rank(make_candidates(study.configs, study.metric), study.lower_is_better)
+
+
+def best_per_group(ranked: list[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
+    """Per init x optimizer x weight decay, its best candidate (the first in ``ranked``) and all of its
+    candidates, in the order of their best: the terminal table's rows."""
+    groups: dict[tuple[str, str, float], list[Candidate]] = {}
+    for c in ranked:
+        groups.setdefault((c.init, c.optimizer, c.weight_decay), []).append(c)
+    return [(members[0], members) for members in groups.values()]
 
 
 # ------------------------------------------------------------------------------------ section records
@@ -357,7 +407,7 @@ class Report:
     sensitivity: tuple[SensitivityPanel, ...]
     divergence: Heatmap | None
     diverged_runs: tuple[DivergedRun, ...]
-    importance: stats.ImportanceResult
+    importance: ImportanceResult
     importance_note: str
     timing: Timing
     notes: tuple[str, ...] = field(default_factory=tuple)  # warnings for the reader (unfinished runs, ...)

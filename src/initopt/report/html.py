@@ -317,7 +317,7 @@ def _importance(report: Report) -> str:
         return f"<p>Not computed: {escape(result.skipped or 'no data')}.</p>"
     rows = "".join(f'<tr><td>{escape(name)}</td><td class="num">{share:.1%}</td></tr>' for name, share in result.shares)
     return (f"<p>Share of the variance of the final {escape(report.study.metric)} explained by each parameter on its "
-            f"own, computed by {escape(result.method)} (Hutter, Hoos &amp; Leyton-Brown 2014) over {escape(report.importance_note)}</p>"
+            f"own, computed by {escape(result.method)}, over {escape(report.importance_note)}</p>"
             f'<table><thead><tr><th>parameter</th><th class="num">share</th></tr></thead><tbody>{rows}</tbody></table>')
 
 

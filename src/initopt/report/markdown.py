@@ -96,7 +96,7 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
     lines += figures("divergence")
     lines.append(heading("Importance"))
     if report.importance.shares:
-        lines.append(f"Computed by {escape(report.importance.method)} (Hutter, Hoos & Leyton-Brown 2014) over "
+        lines.append(f"Computed by {escape(report.importance.method)}, over "
                      f"{escape(report.importance_note)}\n")
         lines.append("| parameter | share of variance |\n|---|---:|")
         lines += [f"| {escape(name)} | {share:.1%} |" for name, share in report.importance.shares]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from initopt.report.data import CurvePanel, Heatmap, Report, SensitivityPanel
-from initopt.report.stats import ImportanceResult
+from initopt.report.importance import ImportanceResult
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -218,9 +218,9 @@ def importance_figure(result: ImportanceResult):
         bars = ax.barh(names, shares, color=OKABE_ITO[0])
         ax.bar_label(bars, labels=[f"{s:.0%}" for s in shares], padding=3)
         ax.set_xlim(0, max(1.0, max(shares, default=0) * 1.15))
-        ax.set_xlabel("share of the variance of the final metric (fANOVA, sums to 100%)")
+        ax.set_xlabel("share of the variance of the score (fANOVA main effects, sum to 100%)")
         ax.set_ylabel("parameter")
-        ax.set_title("What drives the final metric: fANOVA importance (Optuna)", loc="left")
+        ax.set_title("What drives the score: fANOVA importance", loc="left")
         ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
     return fig
 

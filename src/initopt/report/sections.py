@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from initopt.report import fmt, stats
+from initopt.report.importance import ImportanceResult, fanova_importance
 from initopt.report.data import (
     Candidate,
     Comparison,
@@ -24,9 +25,8 @@ from initopt.report.data import (
     SensitivityPanel,
     StudyData,
     Timing,
-    make_candidates,
-    rank,
     rank_key,
+    ranked_candidates,
     variant_label,
 )
 from initopt.study.store import Status
@@ -35,8 +35,8 @@ TOP_CURVES = 4  # candidates in the "top configurations" learning-curve panel
 
 
 def build_report(study: StudyData) -> Report:
-    candidates = rank(make_candidates(study.configs, study.metric), study.lower_is_better)
-    importance, importance_note = importance_section(study)
+    candidates = ranked_candidates(study)
+    importance, importance_note = importance_section(study, candidates)
     return Report(
         study=study,
         candidates=tuple(candidates),
@@ -331,26 +331,32 @@ def sensitivity_panels(candidates: list[Candidate], study: StudyData) -> tuple[S
 IMPORTANCE_PARAMS = ("init", "optimizer", "lr", "weight_decay")
 
 
-def importance_section(study: StudyData) -> tuple[stats.ImportanceResult, str]:
-    """fANOVA over every finished run; diverged runs scored at the worst value any run reached.
+def importance_section(study: StudyData, candidates: list[Candidate]) -> tuple[ImportanceResult, str]:
+    """fANOVA over the grid points (candidates), each scored by the mean over its seeds, a diverged seed
+    counted at the worst score any seed reached.
 
-    Leaving diverged runs out would hide the largest effect of the learning rate (too large a rate
-    does not train at all), so they count as the worst final metric of the study. Failed runs (a
-    crash, not an outcome of the settings) are left out.
+    Seeds are noise, not a setting: one point per candidate. Leaving diverged seeds out would hide
+    the largest effect of the learning rate (too large a rate does not train at all), so they count
+    as the worst final score of the study. Failed seeds (a crash, not an outcome of the settings)
+    are left out.
     """
-    done = [c for c in study.configs if c.status is Status.DONE and c.val_metric is not None and math.isfinite(c.val_metric)]
-    diverged = [c for c in study.configs if c.status is Status.DIVERGED]
-    if not done:
-        return stats.fanova_importance([], []), "No run finished with a finite metric."
-    worst = (max if study.lower_is_better else min)(c.val_metric for c in done)
-    rows = [(c, float(c.val_metric)) for c in done] + [(c, worst) for c in diverged]
-    trials = [{"init": c.init, "optimizer": variant_label(c), "lr": float(c.lr or 0.0), "weight_decay": float(c.weight_decay or 0.0)}
-              for c, _ in rows]
-    result = stats.fanova_importance(trials, [v for _, v in rows])
-    note = f"{len(done)} finished runs"
-    if diverged:
-        note += f" and {len(diverged)} diverged runs, scored at the worst final {study.metric} reached ({fmt.num(worst)})"
-    note += ". Parameters with a single value in the study are left out."
+    scored = [v for c in candidates for v in c.values]
+    if not scored:
+        return fanova_importance([], []), "No run finished with a finite metric."
+    worst = (max if study.lower_is_better else min)(scored)
+    points, values, n_diverged = [], [], 0
+    for c in candidates:
+        seeds = list(c.values) + [worst] * c.n_diverged
+        if not seeds:
+            continue
+        n_diverged += c.n_diverged
+        points.append({"init": c.init, "optimizer": c.optimizer, "lr": c.lr, "weight_decay": c.weight_decay})
+        values.append(sum(seeds) / len(seeds))
+    result = fanova_importance(points, values)
+    note = f"{len(points)} grid points ({len(scored)} finished runs"
+    if n_diverged:
+        note += f" and {n_diverged} diverged runs, scored at the worst final {study.metric} reached ({fmt.num(worst)})"
+    note += "). Parameters with a single value in the study are left out."
     return result, note
 
 

@@ -1,24 +1,19 @@
-"""The statistics of a report: means with confidence intervals over seeds, Welch's t-test, importance.
+"""The statistics of a report: means with confidence intervals over seeds, Welch's t-test.
 
 Small pure functions on lists of floats; the records that carry their results live in ``data.py``.
-Student's t distribution comes from SciPy (a dependency of scikit-learn, so always present); the
-variance decomposition (fANOVA) from Optuna, imported lazily: without it the report says so and
-leaves that section out.
+Student's t distribution comes from SciPy (a dependency of scikit-learn, so always present). The
+importance (fANOVA) is in ``importance.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 CONFIDENCE = 0.95  # the level of every interval in a report
 ALPHA = 1 - CONFIDENCE  # a difference is "told apart" when Welch's p-value is below this
-FANOVA_TREES = 64  # optuna's default forest size; fANOVA averages the decomposition over these trees
-FANOVA_SEED = 0  # the forest is random: a fixed seed makes a report reproducible
-MIN_IMPORTANCE_RUNS = 4  # below this a forest of regression trees has nothing to split
 
 
 def finite(values: Sequence[float | None]) -> list[float]:
@@ -27,12 +22,19 @@ def finite(values: Sequence[float | None]) -> list[float]:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Sample mean and sample standard deviation (Bessel's n - 1); std 0 for one value, NaN for none."""
+    """Sample mean and sample standard deviation (Bessel's n - 1); std 0 for one value, NaN for none.
+
+    Two passes with ``math.fsum`` (correctly rounded sums): ``statistics.stdev`` computes exactly in
+    fractions, and took most of a 10,000-configuration report's statistics."""
     if not values:
         return math.nan, math.nan
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    mean = math.fsum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+@functools.lru_cache(maxsize=1024)
 def t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t distribution with ``df`` degrees of freedom (SciPy)."""
     from scipy.stats import t
@@ -83,66 +85,3 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> WelchResult:
     from scipy.stats import t as student
 
     return WelchResult(t, df, float(2 * student.sf(abs(t), df)))
-
-
-# ---------------------------------------------------------------------------------------- importance
-
-
-@dataclass(frozen=True)
-class ImportanceResult:
-    """Shares of the variance of the final metric that fANOVA gives each parameter (they sum to 1)."""
-
-    shares: tuple[tuple[str, float], ...]  # largest first
-    method: str  # the library and evaluator, named in the report
-    n_trials: int
-    skipped: str | None = None  # why nothing was computed (too few runs, Optuna missing, ...)
-
-
-def fanova_importance(trials: Sequence[Mapping[str, Any]], values: Sequence[float]) -> ImportanceResult:
-    """How much of the variance of ``values`` each parameter of ``trials`` explains (fANOVA).
-
-    fANOVA (Hutter, Hoos & Leyton-Brown 2014, "An Efficient Approach for Assessing Hyperparameter
-    Importance") fits a random forest to ``value ~ parameters`` and splits the variance of its
-    prediction into the parts due to each parameter alone (main effects; interactions are not
-    shown); shares are normalized to sum to 1. Implemented by
-    ``optuna.importance.FanovaImportanceEvaluator``: each configuration becomes a finished Optuna trial.
-
-    Every parameter is categorical, the learning rate included: a study is a grid, and each grid
-    value is one level of equal weight. Optuna's fANOVA marginalizes a float parameter over its
-    range on a *linear* scale, so a log grid 1e-4 ... 1e-1 given as a float would put three of its
-    four values in the bottom tenth of the range and understate the lr: on the additive grid of
-    ``test_fanova_agrees_with_anova_on_an_additive_grid`` a log-float lr gets 2% where the classical
-    ANOVA (exact there) says 24%; as categories, fANOVA agrees with ANOVA.
-    A parameter with one value in the whole study explains nothing and is left out.
-    """
-    names = [k for k in (trials[0] if trials else {}) if len({t[k] for t in trials}) > 1]
-    if len(values) < MIN_IMPORTANCE_RUNS or not names:
-        return ImportanceResult((), "fANOVA", len(values), skipped=f"needs at least {MIN_IMPORTANCE_RUNS} scored runs and a parameter that varies")
-    if max(values) == min(values):
-        return ImportanceResult((), "fANOVA", len(values), skipped="every run reached the same final value: there is no variance to split")
-    try:
-        import optuna
-        from optuna.distributions import CategoricalDistribution
-        from optuna.importance import FanovaImportanceEvaluator, get_param_importances
-    except ImportError:
-        return ImportanceResult((), "fANOVA", len(values), skipped="needs Optuna: pip install optuna")
-    distributions = {
-        name: CategoricalDistribution(sorted({t[name] for t in trials}, key=lambda v: (isinstance(v, str), v)))
-        for name in names
-    }
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        study = optuna.create_study(direction="maximize")
-        study.add_trials([
-            optuna.trial.create_trial(params={n: t[n] for n in names}, distributions=distributions, value=float(v))
-            for t, v in zip(trials, values)
-        ])
-        evaluator = FanovaImportanceEvaluator(n_trees=FANOVA_TREES, seed=FANOVA_SEED)
-        shares = get_param_importances(study, evaluator=evaluator, params=names)
-    finally:
-        optuna.logging.set_verbosity(previous)
-    method = (f"fANOVA main effects by optuna.importance.FanovaImportanceEvaluator (Optuna {optuna.__version__}, "
-              f"{FANOVA_TREES} trees, seed {FANOVA_SEED}; grid values as categories)")
-    ranked = tuple(sorted(((k, float(v)) for k, v in shares.items()), key=lambda kv: -kv[1]))
-    return ImportanceResult(ranked, method, len(values))

@@ -33,7 +33,9 @@ def resolve_study(store: SQLiteStore, name: str | None) -> str:
 
 def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, epochs: bool = False, as_frame: bool = False) -> Any:
     """The study's configurations as flat dicts (``id, init, optimizer, lr, weight_decay, seed, status,
-    epochs_run, train_loss, val_loss, val_metric, ...``), or a pandas DataFrame with ``as_frame=True``.
+    epochs_run, train_loss, val_loss, val_metric, ..., rank``), or a pandas DataFrame with ``as_frame=True``.
+    ``rank`` is the configuration's grid point's place in the study's ranking (the report's; seeds of one
+    point share it).
 
     ``epochs=True``: one record per configuration and epoch stored (``id, init, optimizer, lr,
     weight_decay, momentum, seed, epoch, train_loss, train_metric, val_loss, val_metric, seconds``
@@ -47,6 +49,10 @@ def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, epochs: bool =
             records = _epoch_records(store.configs(study), store.epochs(study))
         else:
             records = [row.to_dict() for row in store.configs(study)]
+    if not epochs:
+        ranks = candidate_ranks(db, study)
+        for record in records:
+            record["rank"] = ranks.get(record["id"])
     if not as_frame:
         return records
     try:
@@ -54,6 +60,15 @@ def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, epochs: bool =
     except ImportError:
         raise ImportError("load(..., as_frame=True) needs pandas: pip install pandas") from None
     return pd.DataFrame.from_records(records)
+
+
+def candidate_ranks(db: str | Path, study: str) -> dict[str, int]:
+    """Each configuration's rank: that of its candidate (its grid point over seeds) in the study's one
+    ranking (``report.data.ranked_candidates``, the terminal table's and the report's), 1 the best."""
+    from initopt.report.data import load_study, ranked_candidates
+
+    return {config_id: number for number, c in enumerate(ranked_candidates(load_study(db, study)), start=1)
+            for config_id in c.config_ids}
 
 
 def _epoch_records(configs, epochs) -> list[dict[str, Any]]:
