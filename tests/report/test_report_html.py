@@ -6,6 +6,7 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import re
 from html.parser import HTMLParser
 
@@ -13,7 +14,7 @@ import pytest
 from test_report_support import HOSTILE
 
 from initopt.report import write_report
-from initopt.report.html import SECTIONS, SORT_SCRIPT
+from initopt.report.html import SECTIONS, LEADERBOARD_SCRIPT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_PICTURES = {"heatmap", "curves-top", "curves-inits", "lr-sensitivity", "divergence", "importance"}
@@ -26,6 +27,7 @@ class Elements(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.scripts: list[str] = []
+        self.types: list[str | None] = []
         self.text: list[str] = []
         self._in_script = False
 
@@ -34,6 +36,14 @@ class Elements(HTMLParser):
         self._in_script = tag == "script"
         if self._in_script:
             self.scripts.append("")
+            self.types.append(dict(attrs).get("type"))
+
+    def code(self) -> list[str]:
+        """The scripts a browser runs (not the JSON data blocks)."""
+        return [s for s, kind in zip(self.scripts, self.types) if kind != "application/json"]
+
+    def data(self) -> list:
+        return [json.loads(s) for s, kind in zip(self.scripts, self.types) if kind == "application/json"]
 
     def handle_endtag(self, tag):
         if tag == "script":
@@ -52,15 +62,16 @@ def parse(path) -> Elements:
     return parser
 
 
-def test_every_section_and_picture_is_there(tiny_html, tiny_pictures):
+def test_every_section_and_picture_is_there(tiny_html, tiny_pictures, tiny_report):
     page = parse(tiny_html)
+    expected_pictures = EXPECTED_PICTURES - (set() if tiny_report.diverged_runs else {"divergence"})  # no empty map
     ids = {attrs.get("id") for _, attrs in page.tags}
     expected = {key for key, _ in SECTIONS if key != "lr-wd"}  # the tiny study has one weight decay per optimizer
     assert expected <= ids and "lr-wd" not in ids
-    assert {p.name for p in tiny_pictures} == EXPECTED_PICTURES
-    assert {f"fig-{name}" for name in EXPECTED_PICTURES} <= ids
+    assert {p.name for p in tiny_pictures} == expected_pictures
+    assert {f"fig-{name}" for name in expected_pictures} <= ids
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == len(EXPECTED_PICTURES)
+    assert len(images) == len(expected_pictures)
     for attrs in images:
         assert attrs["alt"]
         head, data = attrs["src"].split(",", 1)
@@ -79,11 +90,11 @@ def test_nothing_is_fetched_from_anywhere(tiny_html):
     assert not re.search(r"url\(\s*['\"]?(?!data:)", tiny_html.read_text())  # no CSS fetches either
 
 
-def test_the_only_script_is_the_sort_script_and_the_policy_allows_only_it(tiny_html):
+def test_the_only_script_is_the_leaderboards_and_the_policy_allows_only_it(tiny_html):
     page = parse(tiny_html)
-    assert page.scripts == [SORT_SCRIPT]
+    assert page.code() == [LEADERBOARD_SCRIPT]
     policy = next(attrs["content"] for tag, attrs in page.tags if attrs.get("http-equiv") == "Content-Security-Policy")
-    digest = base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(LEADERBOARD_SCRIPT.encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in policy and "default-src 'none'" in policy
 
 
@@ -96,13 +107,16 @@ def test_leaderboard_has_every_candidate_and_its_csv(tiny_html, tiny_report):
     records = list(csv.DictReader(io.StringIO(base64.b64decode(link["href"].split(",", 1)[1]).decode())))
     assert len(records) == len(tiny_report.candidates)
     assert records[0]["init"] == tiny_report.recommendation.best.init
+    (rows_data,) = page.data()
+    assert len(rows_data) == len(tiny_report.candidates) and rows_data[0][1][0] == tiny_report.recommendation.best.init
     assert float(records[0]["mean"]) == pytest.approx(tiny_report.recommendation.best.mean)
 
 
 def test_hostile_strings_show_as_text(hostile_html):
     source = hostile_html.read_text(encoding="utf-8")
     page = parse(hostile_html)
-    assert page.scripts == [SORT_SCRIPT]  # the study name did not become a script
+    assert page.code() == [LEADERBOARD_SCRIPT]  # the study name did not become a script
+    assert any(cell[0] == "<b>bold</b>" for row in page.data()[0] for cell in row)  # data in the leaderboard's rows
     for raw in (HOSTILE, "<b>bold</b>", "<i>x</i>", "<img src=x", "<svg onload"):
         assert raw not in source
     text = "".join(page.text)

@@ -150,3 +150,33 @@ def test_intervals_are_cut_to_the_metrics_range(make_study):
     assert (c.ci_low, c.ci_high) == (0.0, 1.0)
     mse = load_report(make_study(runs, metric="mse")).candidates[0]
     assert mse.ci_low == 0.0 and mse.ci_high > 1.0  # mse has no ceiling
+
+
+def test_no_divergence_map_when_nothing_diverged_and_weight_decays_summed_when_some_did(make_study):
+    calm = [Run(i, "adamw", lr, s, 0.8 + lr, weight_decay=wd) for i in ("a", "b") for lr in (1e-3, 1e-2)
+            for wd in (0.0, 0.1) for s in (0, 1)]
+    assert load_report(make_study(calm)).divergence is None
+    stormy = calm + [Run("a", "adamw", 1.0, s, status=Status.DIVERGED, diverged_epoch=1 + s, weight_decay=wd)
+                     for wd in (0.0, 0.1) for s in (0, 1)]
+    d = load_report(make_study(stormy)).divergence
+    assert d.rows == ("a + adamw", "b + adamw")  # one row per init x optimizer, not per weight decay
+    assert d.values[0][d.cols.index("1")] == 1.0 and d.notes[0][d.cols.index("1")] == "4/4\ne1"
+    assert "all weight decays together" in d.title
+
+
+def test_heatmaps_mark_the_cells_within_seed_noise_and_scale_colours_to_the_noise(make_study):
+    """0.978 and 0.979 with a seed std of 0.01 are a tie: both cells marked, and the colour scale spans
+    at least four seed standard deviations, so they get nearly one colour."""
+    runs = [Run("he_normal", "adam", 1e-3, s, v) for s, v in enumerate((0.968, 0.978, 0.988))]
+    runs += [Run("gaussian", "adam", 1e-3, s, v) for s, v in enumerate((0.969, 0.979, 0.989))]
+    runs += [Run("zeros", "adam", 1e-3, s, v) for s, v in enumerate((0.50, 0.51, 0.49))]
+    h = load_report(make_study(runs)).heatmap
+    marked = {row: h.marked[i][0] for i, row in enumerate(h.rows)}
+    assert marked == {"he_normal": True, "gaussian": True, "zeros": False}
+    low, high = h.value_range
+    assert high - low >= 4 * 0.01 - 1e-12
+    tie = [h.values[h.rows.index(r)][0] for r in ("he_normal", "gaussian")]
+    assert abs(tie[0] - tie[1]) / (high - low) < 0.03  # the same colour, near enough
+    alone = load_report(make_study(runs[:6])).heatmap  # only the tie: the data's range is 0.001
+    low, high = alone.value_range
+    assert high - low == pytest.approx(4 * 0.01) and high == pytest.approx(0.979)

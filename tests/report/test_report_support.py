@@ -46,6 +46,7 @@ def write_study(db: Path, name: str, runs: Sequence[Run], *, metric: str = "accu
         store.add_configs(name, records)
         finished = [(rec, r) for rec, r in zip(records, runs) if r.status is not Status.PENDING]
         store.mark_running(name, [rec.id for rec, _ in finished])
+        epochs = []
         for rec, r in finished:
             if r.status is Status.RUNNING:
                 continue
@@ -53,8 +54,8 @@ def write_study(db: Path, name: str, runs: Sequence[Run], *, metric: str = "accu
             if r.status is Status.DIVERGED:
                 epochs_run = r.diverged_epoch or len(losses)
                 losses = losses[: epochs_run - 1] + [math.inf]
-            store.record_epochs(name, [EpochRecord(rec.id, e, loss, math.nan, loss * 1.1, math.nan, 0.1)
-                                       for e, loss in enumerate(losses, start=1)])
+            epochs += [EpochRecord(rec.id, e, loss, math.nan, loss * 1.1, math.nan, 0.1) for e, loss in enumerate(losses, start=1)]
+        store.record_epochs(name, epochs)  # one transaction: a 10,000-configuration study is written in seconds
         results = [
             ResultRecord(rec.id, r.status, len(r.losses), r.losses[-1], r.losses[-1] * 1.1,
                          r.value if r.status is Status.DONE else math.nan, r.diverged_epoch, r.error, 0.5)
@@ -74,3 +75,26 @@ def hostile_runs() -> list[Run]:
         Run("he_normal", "sgd", 10.0, 0, status=Status.DIVERGED, diverged_epoch=2),
         Run("he_normal", "sgd", 10.0, 1, status=Status.FAILED, error=f"{HOSTILE}\nsecond line"),
     ]
+
+
+def big_study_runs(inits: int = 5, lrs: int = 20, decays: int = 10, seeds: int = 5) -> list[Run]:
+    """A 10,000-configuration study (by default: 5 inits x adam/adamw x 20 lrs x 10 weight decays x 5
+    seeds): a smooth score over lr and weight decay plus seed noise, the largest lrs diverging on some seeds."""
+    import random
+
+    rng = random.Random(0)
+    runs = []
+    for i in range(inits):
+        for opt in ("adam", "adamw"):
+            for a in range(lrs):
+                lr = 1e-4 * 10 ** (3 * a / (lrs - 1))
+                for b in range(decays):
+                    wd = 0.0 if b == 0 else 10 ** (-5 + 4 * b / (decays - 1))
+                    for seed in range(seeds):
+                        if lr > 0.05 and rng.random() < 0.3:
+                            runs.append(Run(f"init{i}", opt, lr, seed, status=Status.DIVERGED, diverged_epoch=2, weight_decay=wd))
+                            continue
+                        score = 0.95 - 0.02 * (math.log10(lr) + 2.5) ** 2 - 0.1 * wd - 0.003 * i + rng.gauss(0, 0.004)
+                        runs.append(Run(f"init{i}", opt, lr, seed, score, weight_decay=wd))
+    return runs
+

@@ -134,8 +134,8 @@ def select_epochs(configs: tuple[ConfigRow, ...], epochs: Mapping[str, tuple[Epo
     sign = 1.0 if lower_is_better else -1.0
     for row in configs:
         if row.status is Status.DONE:
-            finite = [e for e in epochs.get(row.id, ()) if math.isfinite(e.val_metric)]
-            if rank_by == "best" and finite:
+            finite = [e for e in epochs.get(row.id, ()) if math.isfinite(e.val_metric)] if rank_by == "best" else []
+            if finite:
                 best = min(finite, key=lambda e: (sign * e.val_metric, e.epoch))
                 row = replace(row, val_loss=best.val_loss, val_metric=best.val_metric, test_loss=best.test_loss,
                               test_metric=best.test_metric)
@@ -331,7 +331,9 @@ class Heatmap:
     value_label: str  # the colour bar's label
     higher_is_better: bool = True  # the colour map runs so that "better" is always the bright end
     kind: str = "metric"  # "metric" or "fraction" (divergence: 0 to 1)
-    value_range: tuple[float, float] | None = None  # shared colour scale (heatmaps meant to be compared)
+    value_range: tuple[float, float] | None = None  # the colour scale (shared by heatmaps meant to be compared)
+    marked: tuple[tuple[bool, ...], ...] = ()  # cells within seed noise of the study's best (outlined)
+    keys: tuple[tuple[tuple | None, ...], ...] = ()  # each cell's candidate (``Candidate.key``), None where empty
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -34,36 +35,81 @@ SECTIONS = (
     ("setup", "Spec, environment and timing"),
 )
 
-# Sorts the leaderboard by a column when its header button is pressed; missing values stay last.
-SORT_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
+# The leaderboard: every row in a JSON block, shown a page at a time, filtered by init, optimizer, lr
+# and weight decay, sorted by any column (over every row, not the page); missing values stay last.
+# Cells are written with textContent: a hostile study's strings stay text.
+LEADERBOARD_SCRIPT = """
+(function () {
+  var table = document.getElementById("leaderboard-table");
+  var data = document.getElementById("leaderboard-data");
+  if (!table || !data) { return; }
+  var rows = JSON.parse(data.textContent);
   var heads = table.tHead.rows[0].cells;
+  var body = table.tBodies[0];
+  var status = document.getElementById("leaderboard-status");
+  var filters = Array.prototype.slice.call(document.querySelectorAll("select[data-filter]"));
+  var state = {sort: null, ascending: true, page: 0};
+  var size = parseInt(table.getAttribute("data-page-size"), 10);
+  function kept() {
+    var out = rows.filter(function (row) {
+      return filters.every(function (f) { return f.value === "" || row[parseInt(f.getAttribute("data-filter"), 10)][0] === f.value; });
+    });
+    if (state.sort !== null) {
+      var col = state.sort, numeric = heads[col].getAttribute("data-type") === "number";
+      var key = function (row) {
+        var raw = row[col][1];
+        if (!numeric) { return String(raw).toLowerCase(); }
+        return raw === "" ? null : parseFloat(raw);
+      };
+      out.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === null || y === null) { return (x === null) - (y === null); }
+        var order = x < y ? -1 : (x > y ? 1 : 0);
+        return state.ascending ? order : -order;
+      });
+    }
+    return out;
+  }
+  function render() {
+    var shown = kept();
+    var pages = Math.max(1, Math.ceil(shown.length / size));
+    state.page = Math.min(state.page, pages - 1);
+    var start = state.page * size, slice = shown.slice(start, start + size);
+    var fragment = document.createDocumentFragment();
+    slice.forEach(function (row) {
+      var tr = document.createElement("tr");
+      if (row[0][0] === "1") { tr.className = "best"; }
+      row.forEach(function (cell, col) {
+        var td = document.createElement("td");
+        td.textContent = cell[0];
+        if (heads[col].getAttribute("data-type") === "number") { td.className = "num"; td.setAttribute("data-sort", cell[1]); }
+        tr.appendChild(td);
+      });
+      fragment.appendChild(tr);
+    });
+    body.replaceChildren(fragment);
+    status.textContent = shown.length ? ("rows " + (start + 1) + "-" + (start + slice.length) + " of " + shown.length +
+      (shown.length < rows.length ? " (filtered from " + rows.length + ")" : "")) : "no row matches the filters";
+    document.getElementById("leaderboard-prev").disabled = state.page === 0;
+    document.getElementById("leaderboard-next").disabled = state.page >= pages - 1;
+  }
   Array.prototype.forEach.call(heads, function (th, col) {
     var button = th.querySelector("button");
     if (!button) { return; }
     button.addEventListener("click", function () {
-      var ascending = th.getAttribute("aria-sort") !== "ascending";
+      state.ascending = th.getAttribute("aria-sort") !== "ascending";
+      state.sort = col;
+      state.page = 0;
       Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var numeric = th.getAttribute("data-type") === "number";
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      function key(row) {
-        var cell = row.cells[col];
-        var raw = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent;
-        if (!numeric) { return raw.toLowerCase(); }
-        return raw === "" ? null : parseFloat(raw);
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        if (x === null || y === null) { return (x === null) - (y === null); }
-        var order = x < y ? -1 : (x > y ? 1 : 0);
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
+      th.setAttribute("aria-sort", state.ascending ? "ascending" : "descending");
+      render();
     });
   });
-});
+  filters.forEach(function (f) { f.addEventListener("change", function () { state.page = 0; render(); }); });
+  document.getElementById("leaderboard-prev").addEventListener("click", function () { state.page -= 1; render(); });
+  document.getElementById("leaderboard-next").addEventListener("click", function () { state.page += 1; render(); });
+  render();
+})();
 """
 
 STYLE = """
@@ -86,6 +132,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; color: inherit; }
 th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; }
+.lb-controls { display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: center; margin: .5rem 0; }
+.lb-controls select, .lb-controls button { font: inherit; }
 .scroll { overflow-x: auto; max-height: 34rem; overflow-y: auto; border: 1px solid var(--line); }
 .scroll table { margin: 0; }
 .scroll thead th { position: sticky; top: 0; background: #fff; }
@@ -145,7 +193,7 @@ def render_html(report: Report, pictures: Sequence[Picture]) -> str:
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp(SORT_SCRIPT))}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp(LEADERBOARD_SCRIPT))}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<link rel="icon" href="data:,">',  # no favicon request (a console error on file://)
         f"<title>initopt report: {escape(study.name)}</title>",
@@ -154,7 +202,7 @@ def render_html(report: Report, pictures: Sequence[Picture]) -> str:
         "<body>",
         *body,
         footer,
-        f"<script>{SORT_SCRIPT}</script>",
+        f"<script>{LEADERBOARD_SCRIPT}</script>",
         "</body>",
         "</html>",
         "",
@@ -247,7 +295,37 @@ def _sort_value(value: float) -> str:
     return repr(float(value)) if isinstance(value, (int, float)) and math.isfinite(value) else ""
 
 
+LEADERBOARD_PAGE = 50  # rows per page of the leaderboard
+FILTERED_COLUMNS = (1, 2, 3, 4)  # init, optimizer, lr, weight decay: a list of their values above the table
+
+
+def _leaderboard_cells(r: dict) -> list[tuple[str, str]]:
+    """One row's cells as (text, sort key), in ``LEADERBOARD_COLUMNS`` order."""
+    return [
+        (str(r["rank"]), str(r["rank"])),
+        (r["init"], r["init"]),
+        (r["optimizer"], r["optimizer"]),
+        (f"{r['lr']:g}", _sort_value(r["lr"])),
+        (f"{r['weight_decay']:g}", _sort_value(r["weight_decay"])),
+        (fmt.pm(r["mean"], r["std"]), _sort_value(r["mean"])),
+        (fmt.interval(r["ci_low"], r["ci_high"], r["mean"]), _sort_value(r["ci_low"])),
+        (fmt.pm(r["test_mean"], r["test_std"]), _sort_value(r["test_mean"])),
+        (f"{r['seeds_finished']}/{r['seeds']}", str(r["seeds_finished"])),
+        (str(r["diverged"]), str(r["diverged"])),
+        (str(r["failed"]), str(r["failed"])),
+    ]
+
+
+def _json_in_script(value) -> str:
+    """JSON safe inside a ``<script>`` block: no ``<`` (so no ``</script>``), ``&`` or line separators."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
+        "\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _leaderboard(report: Report) -> str:
+    """The first page as HTML (readable without scripts), every row as JSON for the script that pages,
+    filters and sorts them: a 10,000-configuration study's table stays one page of rows in the DOM."""
     records = leaderboard_records(report)
     if not records:
         return '<p class="muted">No configurations.</p>'
@@ -255,33 +333,39 @@ def _leaderboard(report: Report) -> str:
         f'<th scope="col" data-type="{kind}"{NUM if kind == "number" else ""}><button type="button">{escape(name)}</button></th>'
         for name, kind in LEADERBOARD_COLUMNS
     )
+    cells = [_leaderboard_cells(r) for r in records]
     rows = []
-    for r in records:
-        cells = [
-            f'<td class="num" data-sort="{r["rank"]}">{r["rank"]}</td>',
-            f"<td>{escape(r['init'])}</td>",
-            f"<td>{escape(r['optimizer'])}</td>",
-            f'<td class="num" data-sort="{_sort_value(r["lr"])}">{r["lr"]:g}</td>',
-            f'<td class="num" data-sort="{_sort_value(r["weight_decay"])}">{r["weight_decay"]:g}</td>',
-            f'<td class="num" data-sort="{_sort_value(r["mean"])}">{escape(fmt.pm(r["mean"], r["std"]))}</td>',
-            f'<td class="num" data-sort="{_sort_value(r["ci_low"])}">{escape(fmt.interval(r["ci_low"], r["ci_high"], r["mean"]))}</td>',
-            f'<td class="num" data-sort="{_sort_value(r["test_mean"])}">{escape(fmt.pm(r["test_mean"], r["test_std"]))}</td>',
-            f'<td class="num" data-sort="{r["seeds_finished"]}">{r["seeds_finished"]}/{r["seeds"]}</td>',
-            f'<td class="num">{r["diverged"]}</td>',
-            f'<td class="num">{r["failed"]}</td>',
-        ]
-        rows.append(f"<tr{BEST if r['rank'] == 1 else ''}>" + "".join(cells) + "</tr>")
+    for row in cells[:LEADERBOARD_PAGE]:
+        tds = "".join(
+            f'<td class="num" data-sort="{escape(key)}">{escape(text)}</td>' if kind == "number" else f"<td>{escape(text)}</td>"
+            for (text, key), (_, kind) in zip(row, LEADERBOARD_COLUMNS)
+        )
+        rows.append(f"<tr{BEST if row[0][0] == '1' else ''}>{tds}</tr>")
+    selects = []
+    for col in FILTERED_COLUMNS:
+        name, kind = LEADERBOARD_COLUMNS[col]
+        values = sorted({(row[col][1], row[col][0]) for row in cells},
+                        key=lambda kv: (float(kv[0]) if kind == "number" and kv[0] else kv[0]))
+        options = "".join(f'<option value="{escape(text)}">{escape(text)}</option>' for _, text in dict.fromkeys(values))
+        selects.append(f'<label>{escape(name)} <select data-filter="{col}"><option value="">all</option>{options}</select></label>')
     csv_data = base64.b64encode(to_csv(records).encode("utf-8")).decode("ascii")
     filename = _safe_filename(report.study.name) + "-leaderboard.csv"
+    shown = f"rows 1-{min(LEADERBOARD_PAGE, len(records))} of {len(records)}"
     return "\n".join([
         f"<p>Every grid point over its seeds, ranked by {escape(report.metric_title)}: mean ± standard deviation and 95% "
         "confidence interval over the seeds that finished; the test column is the test split's metric of the same "
         "runs and epochs, reported and never ranked on. A point that lost a seed to divergence ranks after all "
-        "that lost none. Press a column header to sort. "
+        f"that lost none. {LEADERBOARD_PAGE} rows a page; choose values above the table to filter, press a column "
+        "header to sort every row. "
         f'<a download="{escape(filename)}" href="data:text/csv;charset=utf-8;base64,{csv_data}">Download as CSV</a>.</p>',
-        '<div class="scroll"><table class="sortable" id="leaderboard-table">',
+        f'<div class="lb-controls">{"".join(selects)}'
+        '<button type="button" id="leaderboard-prev" disabled>previous</button>'
+        f'<span id="leaderboard-status" aria-live="polite">{shown}</span>'
+        f'<button type="button" id="leaderboard-next"{" disabled" if len(records) <= LEADERBOARD_PAGE else ""}>next</button></div>',
+        f'<div class="scroll"><table class="sortable" id="leaderboard-table" data-page-size="{LEADERBOARD_PAGE}">',
         f"<thead><tr>{head}</tr></thead>",
         "<tbody>", *rows, "</tbody></table></div>",
+        f'<script type="application/json" id="leaderboard-data">{_json_in_script(cells)}</script>',
     ])
 
 
@@ -294,6 +378,9 @@ def _sensitivity_text(report: Report) -> str:
             "is a combination that forgives a badly chosen lr; a peak is one that must be tuned.</p>")
 
 
+MAX_LISTED_RUNS = 200  # diverged or failed runs listed in the page; the export has every one
+
+
 def _divergence(report: Report) -> str:
     runs = report.diverged_runs
     if not runs:
@@ -303,12 +390,14 @@ def _divergence(report: Report) -> str:
         f"<tr><td>{escape(r.init)}</td><td>{escape(r.optimizer)}</td><td class=\"num\">{r.lr:g}</td><td class=\"num\">{r.weight_decay:g}</td>"
         f"<td class=\"num\">{r.seed}</td><td>{escape(r.status)}</td><td class=\"num\">{'' if r.epoch is None else r.epoch}</td>"
         f"<td>{escape(r.error or '')}</td></tr>"
-        for r in runs
+        for r in runs[:MAX_LISTED_RUNS]
     )
     diverged = sum(r.status == "diverged" for r in runs)
+    listed = (f"The {len(runs)} runs" if len(runs) <= MAX_LISTED_RUNS else
+              f"The first {MAX_LISTED_RUNS} of {len(runs)} runs (all of them: initopt study export)")
     return (f"<p>{diverged} runs diverged (loss NaN or infinite; the run was stopped there) and "
             f"{len(runs) - diverged} failed with an error.</p>"
-            f'<details><summary>The {len(runs)} runs</summary><div class="scroll"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div></details>')
+            f'<details><summary>{listed}</summary><div class="scroll"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div></details>')
 
 
 def _importance(report: Report) -> str:

@@ -92,7 +92,10 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
         lines += figures("lr-wd")
     lines.append(heading("Divergence"))
     diverged = sum(r.status == "diverged" for r in report.diverged_runs)
-    lines.append(f"{diverged} runs diverged and {len(report.diverged_runs) - diverged} failed.\n")
+    if report.diverged_runs:
+        lines.append(f"{diverged} runs diverged and {len(report.diverged_runs) - diverged} failed.\n")
+    else:
+        lines.append("No configuration diverged or failed: every run kept a finite loss to the end (no map to draw).\n")
     lines += figures("divergence")
     lines.append(heading("Importance"))
     if report.importance.shares:

@@ -13,6 +13,7 @@ User strings (init names, study names) are drawn with mathtext off, so a ``$`` s
 from __future__ import annotations
 
 import io
+import weakref
 import math
 import textwrap
 from collections.abc import Sequence
@@ -70,6 +71,9 @@ def style(i: int) -> dict:
 # ------------------------------------------------------------------------------------------ heatmap
 
 
+MAX_NOTED_CELLS = 60  # a heatmap with more cells is drawn without the text in each (it would not be legible)
+
+
 def heatmap_figure(h: Heatmap):
     import numpy as np
     from matplotlib import colormaps
@@ -103,10 +107,16 @@ def heatmap_figure(h: Heatmap):
         ax.set_ylabel(h.row_label)
         ax.set_title(textwrap.fill(h.title, width=int(width * CHARS_PER_INCH)), loc="left")
         ax.spines[:].set_visible(False)
+        from matplotlib.patches import Rectangle
+
+        with_notes = n_rows * n_cols <= MAX_NOTED_CELLS  # beyond, the colours and the outlines speak
         for i in range(n_rows):
             for j in range(n_cols):
+                if h.marked and h.marked[i][j]:
+                    ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, edgecolor="#d62728",
+                                           linewidth=2.0 if with_notes else 1.2))
                 note = h.notes[i][j]
-                if not note:
+                if not note or not with_notes:
                     continue
                 value = data[i, j]
                 dark = math.isfinite(value) and _luminance(cmap((value - vmin) / (vmax - vmin))) < 0.45
@@ -228,8 +238,20 @@ def importance_figure(result: ImportanceResult):
 # ------------------------------------------------------------------------------------------ all
 
 
+_DRAWN: dict[int, tuple[Picture, ...]] = {}  # id(report) -> its pictures, while the report lives
+
+
 def pictures(report: Report) -> tuple[Picture, ...]:
-    """Every figure of ``report`` as PNG bytes, in the order of the report's sections."""
+    """Every figure of ``report`` as PNG bytes, in the order of the report's sections; drawn once per
+    report (its HTML and its Markdown share them: drawing is most of a report's rendering time)."""
+    key = id(report)
+    if key not in _DRAWN:
+        _DRAWN[key] = _draw(report)
+        weakref.finalize(report, _DRAWN.pop, key, None)
+    return _DRAWN[key]
+
+
+def _draw(report: Report) -> tuple[Picture, ...]:
     out = []
     metric = report.study.metric
     label = report.study.selection_label  # "final validation accuracy", "best-epoch validation accuracy", ...
@@ -241,13 +263,16 @@ def pictures(report: Report) -> tuple[Picture, ...]:
         add("heatmap", "heatmap", heatmap_figure(report.heatmap), "Init x optimizer",
             f"Heatmap of the best {label} per initialization and optimizer",
             f"Each cell: the mean {label} over seeds of the best learning rate for that "
-            "init and optimizer, and that learning rate. Bright is better; grey: not tried, or no seed finished.")
+            "init and optimizer, and that learning rate. Bright is better; outlined in red: the best and every cell "
+            "seed noise cannot tell from it (Welch's test); the colour scale spans at least four typical seed "
+            "standard deviations, so cells within noise look alike; grey: not tried, or no seed finished.")
     for i, h in enumerate(report.lr_wd):
         add(f"lr-wd-{i + 1}", "lr-wd", heatmap_figure(h), h.title,
             f"Heatmap of {label} over learning rate and weight decay",
             f"Mean {label} over seeds for each learning rate (columns) and weight decay "
             "(rows). A diagonal ridge means the best weight decay moves with the learning rate; a "
-            "rectangle means the two can be tuned separately (Loshchilov & Hutter 2019, Fig. 2).")
+            "rectangle means the two can be tuned separately (Loshchilov & Hutter 2019, Fig. 2). Outlined in red: "
+            "the study's best and every cell seed noise cannot tell from it.")
     for i, panel in enumerate(report.curves):
         add(f"curves-{'top' if i == 0 else 'inits'}", "curves", curves_figure(panel), panel.title,
             f"Learning curves: {panel.title}",

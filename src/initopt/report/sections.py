@@ -37,13 +37,16 @@ TOP_CURVES = 4  # candidates in the "top configurations" learning-curve panel
 def build_report(study: StudyData) -> Report:
     candidates = ranked_candidates(study)
     importance, importance_note = importance_section(study, candidates)
+    recommendation = recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers()),
+                               study.selects_on)
+    tied = {c.key for c in (recommendation.best, *recommendation.ties) if c is not None}
+    scale = noise_scale(candidates)
     return Report(
         study=study,
         candidates=tuple(candidates),
-        recommendation=recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers()),
-                                 study.selects_on),
-        heatmap=init_optimizer_heatmap(candidates, study),
-        lr_wd=lr_wd_heatmaps(candidates, study),
+        recommendation=recommendation,
+        heatmap=_honest(init_optimizer_heatmap(candidates, study), tied, scale),
+        lr_wd=tuple(_honest(h, tied, scale) for h in lr_wd_heatmaps(candidates, study)),
         curves=curve_panels(candidates, study),
         sensitivity=sensitivity_panels(candidates, study),
         divergence=divergence_heatmap(candidates, study),
@@ -143,6 +146,34 @@ def _left_out(best: Candidate, ties: tuple[Candidate, ...], ranked: list[Candida
 # ------------------------------------------------------------------------------------------ heatmaps
 
 
+NOISE_SPAN = 4.0  # a metric heatmap's colour scale spans at least this many typical seed standard deviations
+
+
+def noise_scale(candidates: list[Candidate]) -> float:
+    """The typical seed-to-seed standard deviation of the study's score: the median over candidates
+    with at least two finished seeds (0 when none has)."""
+    spreads = sorted(c.std for c in candidates if len(c.values) > 1 and math.isfinite(c.std))
+    return spreads[len(spreads) // 2] if spreads else 0.0
+
+
+def _honest(h: Heatmap | None, tied: set, noise: float) -> Heatmap | None:
+    """The colour scale widened to at least ``NOISE_SPAN`` seed standard deviations, so that cells
+    seed noise cannot tell apart get nearly one colour (a scale stretched to the data's range painted
+    0.978 deep purple and 0.979 bright yellow); and the cells whose candidate is the best or within
+    noise of it (Welch's test, the recommendation's ties) marked."""
+    if h is None:
+        return None
+    finite = [v for row in h.values for v in row if math.isfinite(v)]
+    low, high = h.value_range or ((min(finite), max(finite)) if finite else (0.0, 1.0))
+    if high - low < NOISE_SPAN * noise:
+        if h.higher_is_better:
+            low = high - NOISE_SPAN * noise  # the best end stays where the best is
+        else:
+            high = low + NOISE_SPAN * noise
+    marked = tuple(tuple(key in tied for key in row) for row in h.keys)
+    return replace(h, value_range=(low, high), marked=marked)
+
+
 def _cell_note(c: Candidate | None, with_wd: bool) -> str:
     if c is None:
         return ""
@@ -157,22 +188,27 @@ def init_optimizer_heatmap(candidates: list[Candidate], study: StudyData) -> Hea
     if not candidates:
         return None
     inits, optimizers = study.inits(), study.optimizers()
-    values, notes = [], []
+    values, notes, keys = [], [], []
+    by_cell: dict[tuple[str, str], list[Candidate]] = {}
+    for c in candidates:
+        by_cell.setdefault((c.init, c.optimizer), []).append(c)
     for init in inits:
-        row_values, row_notes = [], []
+        row_values, row_notes, row_keys = [], [], []
         for opt in optimizers:
-            cell = [c for c in candidates if c.init == init and c.optimizer == opt]
+            cell = by_cell.get((init, opt), [])
             best = _best(cell, study.lower_is_better)
             with_wd = len({c.weight_decay for c in cell}) > 1
             row_values.append(best.mean if best else math.nan)
             row_notes.append(_cell_note(best, with_wd))
+            row_keys.append(best.key if best else None)
         values.append(tuple(row_values))
         notes.append(tuple(row_notes))
+        keys.append(tuple(row_keys))
     return Heatmap(
         title=f"Best {study.metric} over learning rates, per init x optimizer (mean over seeds)",
         row_label="initialization", col_label="optimizer", rows=tuple(inits), cols=tuple(optimizers),
         values=tuple(values), notes=tuple(notes), value_label=study.selection_label,
-        higher_is_better=not study.lower_is_better,
+        higher_is_better=not study.lower_is_better, keys=tuple(keys),
     )
 
 
@@ -190,16 +226,20 @@ def lr_wd_heatmaps(candidates: list[Candidate], study: StudyData) -> tuple[Heatm
         if len(lrs) < 2 or len(wds) < 2:
             continue
         several_inits = len({c.init for c in mine}) > 1
-        values, notes = [], []
+        values, notes, keys = [], [], []
+        by_cell: dict[tuple[float, float], list[Candidate]] = {}
+        for c in mine:
+            by_cell.setdefault((c.lr, c.weight_decay), []).append(c)
         for wd in reversed(wds):  # largest decay on top, as in the paper's figure
-            cells = [_best([c for c in mine if c.lr == lr and c.weight_decay == wd], study.lower_is_better) for lr in lrs]
+            cells = [_best(by_cell.get((lr, wd), []), study.lower_is_better) for lr in lrs]
             values.append(tuple(c.mean if c else math.nan for c in cells))
             notes.append(tuple(_fmt_lr_wd_cell(c, several_inits) for c in cells))
+            keys.append(tuple(c.key if c else None for c in cells))
         out.append(Heatmap(
             title=f"{opt}: {study.selection_label}, lr x weight decay" + (" (best init per cell)" if several_inits else ""),
             row_label="weight_decay", col_label="learning rate", rows=tuple(f"{w:g}" for w in reversed(wds)),
             cols=tuple(f"{lr:g}" for lr in lrs), values=tuple(values), notes=tuple(notes),
-            value_label=study.selection_label, higher_is_better=not study.lower_is_better,
+            value_label=study.selection_label, higher_is_better=not study.lower_is_better, keys=tuple(keys),
         ))
     finite = [v for h in out for row in h.values for v in row if math.isfinite(v)]
     if len(out) > 1 and finite:  # one colour scale, so the panels compare at a glance
@@ -216,43 +256,41 @@ def _fmt_lr_wd_cell(c: Candidate | None, with_init: bool) -> str:
 
 
 def divergence_heatmap(candidates: list[Candidate], study: StudyData) -> Heatmap | None:
-    """Share of seeds that diverged (or failed) per init x optimizer (x weight decay) and lr.
+    """Share of seeds that diverged (or failed) per init x optimizer and lr, over every weight decay
+    tried there; None when nothing diverged or failed (the section says so in one line).
 
     Each cell says ``k/n`` and, when some diverged, ``e<E>``: the earliest epoch whose loss was
-    non-finite. Shown even when nothing diverged: an all-zero map is a result.
+    non-finite. Weight decays are summed in a cell (a 10,000-configuration study would otherwise
+    draw a row per init x optimizer x weight decay).
     """
-    if not candidates:
+    if not any(c.n_bad for c in candidates):
         return None
-    several_wd = any(len({c.weight_decay for c in candidates if c.optimizer == o}) > 1 for o in {c.optimizer for c in candidates})
-    def row_of(c: Candidate) -> str:
-        return f"{c.init} + {c.optimizer}" + (f", wd {c.weight_decay:g}" if several_wd else "")
-
-    order = {(init, opt): i for i, (init, opt) in enumerate((i, o) for i in study.inits() for o in study.optimizers())}
-    rows = _ordered(row_of(c) for c in sorted(candidates, key=lambda c: (order.get((c.init, c.optimizer), 0), c.weight_decay)))
+    several_wd = len({c.weight_decay for c in candidates}) > 1
+    rows = [f"{init} + {opt}" for init in study.inits() for opt in study.optimizers()]
     lrs = sorted({c.lr for c in candidates})
-    by_cell = {(row_of(c), c.lr): c for c in candidates}
+    cells: dict[tuple[str, float], list[Candidate]] = {}
+    for c in candidates:
+        cells.setdefault((f"{c.init} + {c.optimizer}", c.lr), []).append(c)
+    rows = [r for r in rows if any((r, lr) in cells for lr in lrs)]
     values, notes = [], []
     for row in rows:
         row_values, row_notes = [], []
         for lr in lrs:
-            c = by_cell.get((row, lr))
-            if c is None:
+            members = cells.get((row, lr), [])
+            if not members:
                 row_values.append(math.nan)
                 row_notes.append("")
                 continue
-            row_values.append(c.n_bad / len(c.seeds))
-            note = f"{c.n_bad}/{len(c.seeds)}"
-            if c.diverged_epochs:
-                note += f"\ne{min(c.diverged_epochs)}"
-            if c.n_failed:
-                note += f"\n{c.n_failed} failed"
-            row_notes.append(note)
+            bad, seeds = sum(c.n_bad for c in members), sum(len(c.seeds) for c in members)
+            failed = sum(c.n_failed for c in members)
+            first = min((e for c in members for e in c.diverged_epochs), default=None)
+            row_values.append(bad / seeds)
+            row_notes.append(f"{bad}/{seeds}" + (f"\ne{first}" if first is not None else "") + (f"\n{failed} failed" if failed else ""))
         values.append(tuple(row_values))
         notes.append(tuple(row_notes))
-    any_bad = any(c.n_bad for c in candidates)
     return Heatmap(
-        title=("Divergence: seeds whose loss went non-finite (cell: diverged/seeds, eN = first epoch)" if any_bad
-               else "Divergence: no configuration diverged (cell: diverged/seeds)"),
+        title="Divergence: seeds whose loss went non-finite (cell: diverged/seeds, eN = first epoch)"
+              + (", all weight decays together" if several_wd else ""),
         row_label="init + optimizer", col_label="learning rate", rows=tuple(rows), cols=tuple(f"{lr:g}" for lr in lrs),
         values=tuple(values), notes=tuple(notes), value_label="share of seeds diverged", higher_is_better=False,
         kind="fraction",
