@@ -6,7 +6,10 @@ workload) whose results are drawn, not trained: a smooth function of init, lr an
 seed noise, the largest learning rates diverging part-way. Only the report is timed, so where the
 numbers come from does not matter; their shape (curves, ties, divergences) does.
 
-Usage: python benchmarks/report_scale.py [--sizes 1000 10000] [--keep DIR] [--repeat 1]
+With ``--browser`` (Playwright and /usr/bin/chromium), each HTML report is also opened in headless
+Chromium and the time to its load event printed.
+
+Usage: python benchmarks/report_scale.py [--sizes 1000 10000] [--keep DIR] [--repeat 1] [--browser]
 """
 
 from __future__ import annotations
@@ -106,11 +109,29 @@ def time_report(db: Path, name: str, out: Path) -> dict[str, float]:
     return times
 
 
+def browser_load(html: Path, times: int) -> list[float]:
+    """Seconds from navigation to the load event of ``html`` in headless Chromium, ``times`` times."""
+    from playwright.sync_api import sync_playwright
+
+    out = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        for _ in range(times):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            t0 = time.perf_counter()
+            page.goto(html.resolve().as_uri(), wait_until="load")
+            out.append(time.perf_counter() - t0)
+            page.close()
+        browser.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--keep", type=Path, default=None, help="keep the databases and reports in this folder")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--browser", action="store_true", help="time opening each HTML report in headless Chromium")
     args = parser.parse_args()
     import torch
 
@@ -135,6 +156,9 @@ def main() -> None:
             parts = ", ".join(f"{k} {v:.2f} s" for k, v in times.items() if k not in ("total", "html bytes"))
             print(f"  {parts}; total {times['total']:.2f} s (floor {floors.get(n, math.nan):g} s); "
                   f"HTML {times['html bytes'] / 1e6:.2f} MB")
+        if args.browser:
+            print(f"  opened in Chromium (to the load event, a fresh page each): "
+                  + ", ".join(f"{s:.2f} s" for s in browser_load(folder / f"{name}.html", args.repeat + 2)) + " (floor 2 s)")
         sys.stdout.flush()
 
 
