@@ -91,12 +91,31 @@ def run(
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
     out.print(f"Study {report.study!r}: {report.trained} configurations run in {report.seconds:.1f}s ({report.engine} engine); "
               f"{counts}.", markup=False, highlight=False)
+    _print_use_it(computed, out)
     print(f"Results: {db.resolve()}", flush=True)  # a path stays on one line, whole, to be copied
     if report.first_error:
         out.print(f"First error: {report.first_error} (run again with --retry-failed once fixed)", markup=False, highlight=False)
     default_name = re.sub(r"[^A-Za-z0-9._-]+", "_", report.study).strip("._") or "study"
     html = save_report(computed, out=report_path or Path(f"{default_name}-report.html"))
     print(f"Report: {html.resolve()}")
+
+
+def _print_use_it(report, out) -> None:
+    """The winner in two lines of PyTorch, and where the full code is."""
+    from initopt.report.data import config_of
+    from initopt.report.snippet import usage_lines
+
+    if report.recommendation.best is None:
+        return
+    import textwrap
+
+    init, optimizer = usage_lines(config_of(report.study, report.recommendation.best))
+    width = max(40, min(out.width, 100) - 1)
+    lines = ["Use it (PyTorch):"]
+    for text in (init, f"optimizer = {optimizer}", "full code: initopt study best --format python (or keras, toml)"):
+        lines += textwrap.wrap(text, width=width, initial_indent="  ", subsequent_indent="      ",
+                               break_long_words=False, break_on_hyphens=False)
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 def _with_validation(path: Path, validation: str | None):
@@ -190,6 +209,27 @@ def show(name: Annotated[str, typer.Argument(help="Study name.")], db: DbOption 
 
     _require_db(db)
     console().print(summary_table(load_study(db, name)))
+
+
+@app.command("best")
+def best(
+    db: DbOption = DEFAULT_DB,
+    study: Annotated[str | None, typer.Option(help="Study name (optional when the file holds one study).")] = None,
+    format: Annotated[str, typer.Option("--format", help="python (PyTorch), keras (Keras 3) or toml (a study spec's grid).")] = "python",
+) -> None:
+    """The study's winner (the report's recommendation) as code to paste: its init and its optimizer,
+    with the weight decay converted between the libraries' rules."""
+    from initopt.report.data import config_of, load_study, ranked_candidates
+    from initopt.report.snippet import FORMATS, snippet
+
+    if format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    _require_db(db)
+    data = load_study(db, study)
+    ranked = ranked_candidates(data)
+    if not ranked or ranked[0].n_bad == len(ranked[0].seeds) or not ranked[0].values:
+        raise ValueError(f"study {data.name!r} in {db} has no finished configuration to recommend yet")
+    sys.stdout.write(snippet(config_of(data, ranked[0]), format))
 
 
 @app.command("export")

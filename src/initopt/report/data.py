@@ -283,6 +283,13 @@ def ranked_candidates(study: StudyData) -> list[Candidate]:
     return rank(make_candidates(study.configs, study.metric), study.lower_is_better)
 
 
+def config_of(study: StudyData, candidate: Candidate) -> ConfigRow:
+    """One stored configuration of ``candidate``: its first seed that finished, else its first."""
+    by_id = {c.id: c for c in study.configs if c.id in candidate.config_ids}
+    rows = [by_id[i] for i in candidate.config_ids if i in by_id]
+    return next((r for r in rows if r.status is Status.DONE), rows[0])
+
+
 def best_per_group(ranked: list[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
     """Per init x optimizer x weight decay, its best candidate (the first in ``ranked``) and all of its
     candidates, in the order of their best: the terminal table's rows."""

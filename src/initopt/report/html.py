@@ -281,7 +281,20 @@ def _recommendation(report: Report) -> str:
     out.append(f'<p class="muted">The best is picked from {rec.n_candidates} candidates on the same runs, so its mean '
                "is optimistic; the tests compare pairs and are not corrected for the many comparisons. Intervals "
                "are Student-t intervals over seeds.</p>")
+    out.append(_use_it(report))
     return "\n".join(out)
+
+
+def _use_it(report: Report) -> str:
+    """The winner as code to paste, for PyTorch and Keras 3 (``initopt study best`` prints the same)."""
+    from initopt.report.data import config_of
+    from initopt.report.snippet import snippet
+
+    row = config_of(report.study, report.recommendation.best)
+    blocks = "".join(f"<h3>{title}</h3><pre><code>{escape(snippet(row, fmt_))}</code></pre>"
+                     for title, fmt_ in (("PyTorch", "python"), ("Keras 3", "keras")))
+    return (f'<details open><summary>Use it: the winner as code to paste (also <code>initopt study best --format '
+            f"python|keras|toml</code>)</summary>{blocks}</details>")
 
 
 LEADERBOARD_COLUMNS = (

@@ -69,6 +69,16 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
                      f"p = {fmt.pvalue(r.p_value)} ({'told apart' if r.told_apart else 'not told apart'} at the 5% level). "
                      f"The best is picked from {rec.n_candidates} candidates on the same runs, so its mean is optimistic.\n")
 
+    if rec.best is not None:
+        from initopt.report.data import config_of
+        from initopt.report.snippet import snippet
+
+        row = config_of(report.study, rec.best)
+        for title, kind in (("PyTorch", "python"), ("Keras 3", "keras")):
+            lines.append(f"Use it with {title} (`initopt study best --format {kind}`):\n")
+            code = snippet(row, kind).rstrip()
+            lines.append(f"{_fence(code)}python\n{code}\n{_fence(code)}\n")
+
     records = leaderboard_records(report)
     lines.append(heading("Leaderboard"))
     lines.append(f"Top {min(MARKDOWN_ROWS, len(records))} of {len(records)}, mean ± std and 95% CI over seeds; "
@@ -117,7 +127,7 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
         lines += [f"| {escape(k)} | {escape(v)} |" for k, v in sorted(study.environment.items())]
         lines.append("")
     spec = fmt.compact_json(study.spec)
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", spec)), default=0))  # CommonMark: longer than any run inside
+    fence = _fence(spec)
     lines += [f"{fence}json", spec, fence, ""]
     return "\n".join(lines)
 
@@ -142,3 +152,10 @@ def write_markdown(report: Report, pictures: Sequence[Picture], out: Path) -> Pa
     (out.parent / csv_name).write_text(to_csv(leaderboard_records(report)), encoding="utf-8")
     out.write_text(render_markdown(report, pictures, files.name, csv_name), encoding="utf-8")
     return out
+
+
+def _fence(code: str) -> str:
+    """A code fence longer than any run of backticks in ``code`` (CommonMark): the block shows its text
+    literally, whatever a study's strings hold."""
+    return "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
+

@@ -1,0 +1,233 @@
+"""The winning configuration as code to paste: plain PyTorch, Keras 3, or a study spec (TOML).
+
+``snippet(row, format)`` writes the init scheme and the optimizer of one stored configuration
+(``ConfigRow``) in the other library's terms, exactly where an exact translation exists, and says so
+in a comment where it does not. The weight-decay rules, written out:
+
+- PyTorch ``AdamW`` and Keras 3 (every optimizer's ``weight_decay``, ``BaseOptimizer._apply_weight_decay``:
+  ``variable - variable * wd * lr``, before the update) decay by ``p <- p - lr * wd * p``: the same rule,
+  the same number.
+- initopt's independent decay (``AdamW(decay="independent")``, Loshchilov & Hutter 2019's original
+  form) is ``p <- p - wd * p``: at a constant learning rate that is PyTorch's and Keras's rule with
+  ``wd / lr``.
+- PyTorch ``Adam`` and ``SGD`` add ``wd * p`` to the gradient (L2). Keras's ``weight_decay`` is the
+  decoupled rule above, so L2 goes in the loss instead: ``keras.regularizers.L2(wd / 2)`` on every
+  kernel and bias (``d/dp (wd / 2) * p^2 = wd * p``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from initopt.study.store import ConfigRow
+
+FORMATS = ("python", "keras", "toml")
+
+_LAYERS = "(nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)"
+
+
+def _num(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float) else repr(value)
+
+
+def _scheme(row: ConfigRow) -> tuple[str, dict[str, Any]]:
+    """The scheme's canonical name and parameters (the store keeps its label and its parameters)."""
+    return row.init.split("(", 1)[0], dict(row.init_params)
+
+
+def _gain_squared(nonlinearity: str, a: float | None) -> float:
+    import torch
+
+    return torch.nn.init.calculate_gain(nonlinearity, a) ** 2
+
+
+def torch_init_call(name: str, p: dict[str, Any]) -> str | None:
+    """The ``torch.nn.init`` call that draws ``name`` with parameters ``p`` into ``module.weight``."""
+    calls = {
+        "zeros": "nn.init.zeros_(module.weight)",
+        "constant": f"nn.init.constant_(module.weight, {_num(p.get('value', 0.0))})",
+        "normal": f"nn.init.normal_(module.weight, mean={_num(p.get('mean', 0.0))}, std={_num(p.get('std', 1.0))})",
+        "uniform": f"nn.init.uniform_(module.weight, a={_num(p.get('a', 0.0))}, b={_num(p.get('b', 1.0))})",
+        "xavier_normal": f"nn.init.xavier_normal_(module.weight, gain={_num(p.get('gain', 1.0))})",
+        "xavier_uniform": f"nn.init.xavier_uniform_(module.weight, gain={_num(p.get('gain', 1.0))})",
+        "orthogonal": f"nn.init.orthogonal_(module.weight, gain={_num(p.get('gain', 1.0))})",
+        "trunc_normal": (f"nn.init.trunc_normal_(module.weight, mean={_num(p.get('mean', 0.0))}, std={_num(p.get('std', 1.0))}, "
+                         f"a={_num(p.get('a', -2.0))}, b={_num(p.get('b', 2.0))})"),
+        "lecun_normal": "nn.init.kaiming_normal_(module.weight, nonlinearity='linear')",  # std 1 / sqrt(fan_in)
+        "lecun_uniform": "nn.init.kaiming_uniform_(module.weight, nonlinearity='linear')",
+    }
+    if name in ("he_normal", "he_uniform"):
+        a = p.get("a")
+        extra = f", a={_num(a)}" if a is not None else ""
+        fn = "kaiming_normal_" if name == "he_normal" else "kaiming_uniform_"
+        return f"nn.init.{fn}(module.weight, mode={p.get('mode', 'fan_in')!r}, nonlinearity={p.get('nonlinearity', 'relu')!r}{extra})"
+    return calls.get(name)
+
+
+def keras_initializer(name: str, p: dict[str, Any]) -> tuple[str | None, str]:
+    """The Keras 3 initializer of ``name`` and a note. Keras's ``HeNormal``, ``GlorotNormal`` and
+    ``LecunNormal`` draw from a normal truncated at two standard deviations; initopt's (and PyTorch's)
+    are not truncated, so the exact translation is ``VarianceScaling(..., distribution="untruncated_normal")``."""
+    def scaling(scale: float, mode: str, distribution: str) -> str:
+        return f'keras.initializers.VarianceScaling(scale={scale!r}, mode="{mode}", distribution="{distribution}")'
+
+    note = ""
+    if name == "zeros":
+        return "keras.initializers.Zeros()", note
+    if name == "constant":
+        return f"keras.initializers.Constant({_num(p.get('value', 0.0))})", note
+    if name == "normal":
+        return f"keras.initializers.RandomNormal(mean={_num(p.get('mean', 0.0))}, stddev={_num(p.get('std', 1.0))})", note
+    if name == "uniform":
+        return f"keras.initializers.RandomUniform(minval={_num(p.get('a', 0.0))}, maxval={_num(p.get('b', 1.0))})", note
+    if name in ("xavier_normal", "xavier_uniform"):
+        kind = "untruncated_normal" if name.endswith("normal") else "uniform"
+        return scaling(float(p.get("gain", 1.0)) ** 2, "fan_avg", kind), "not GlorotNormal: Keras truncates it" if kind != "uniform" else note
+    if name in ("he_normal", "he_uniform"):
+        kind = "untruncated_normal" if name.endswith("normal") else "uniform"
+        scale = round(_gain_squared(p.get("nonlinearity", "relu"), p.get("a")), 12)
+        return scaling(scale, p.get("mode", "fan_in"), kind), "not HeNormal: Keras truncates it" if kind != "uniform" else note
+    if name in ("lecun_normal", "lecun_uniform"):
+        kind = "untruncated_normal" if name.endswith("normal") else "uniform"
+        return scaling(1.0, "fan_in", kind), "not LecunNormal: Keras truncates it" if kind != "uniform" else note
+    if name == "orthogonal":
+        return f"keras.initializers.Orthogonal(gain={_num(p.get('gain', 1.0))})", note
+    if name == "trunc_normal":
+        mean, std, a, b = (float(p.get(k, d)) for k, d in (("mean", 0.0), ("std", 1.0), ("a", -2.0), ("b", 2.0)))
+        if math.isclose(a, mean - 2 * std) and math.isclose(b, mean + 2 * std):
+            return f"keras.initializers.TruncatedNormal(mean={mean!r}, stddev={std!r})", note
+        return None, "Keras truncates at two standard deviations only; this scheme's bounds differ"
+    return None, f"Keras has no initializer for initopt's {name}"
+
+
+def _torch_optimizer(row: ConfigRow) -> tuple[str, str]:
+    """``torch.optim.X(model.parameters(), ...)`` and the one line on its weight decay."""
+    h = dict(row.hyper)
+    lr, wd = float(h["lr"]), float(h.get("weight_decay", 0.0))
+    if row.optimizer == "sgd":
+        args = f"lr={lr!r}, momentum={_num(h.get('momentum', 0.0))}, dampening={_num(h.get('dampening', 0.0))}, weight_decay={wd!r}, nesterov={bool(h.get('nesterov', False))}"
+        return f"torch.optim.SGD(model.parameters(), {args})", "weight decay as L2: wd * p added to the gradient"
+    betas = tuple(h.get("betas", (0.9, 0.999)))
+    common = f"lr={lr!r}, betas=({float(betas[0])!r}, {float(betas[1])!r}), eps={_num(h.get('eps', 1e-8))}, amsgrad={bool(h.get('amsgrad', False))}"
+    if row.optimizer == "adam":
+        return f"torch.optim.Adam(model.parameters(), {common}, weight_decay={wd!r})", "weight decay as L2: wd * p added to the gradient"
+    if h.get("decay", "coupled") == "independent":
+        return (f"torch.optim.AdamW(model.parameters(), {common}, weight_decay={wd / lr!r})",
+                f"the study decayed independently of the lr (p <- p - {wd:g} * p per step); PyTorch's rule is "
+                f"p <- p - lr * weight_decay * p, so weight_decay = {wd:g} / lr = {wd / lr:g} (exact at a constant lr)")
+    return f"torch.optim.AdamW(model.parameters(), {common}, weight_decay={wd!r})", "decoupled decay: p <- p - lr * weight_decay * p"
+
+
+def python_snippet(row: ConfigRow) -> str:
+    name, params = _scheme(row)
+    call = torch_init_call(name, params)
+    optimizer, decay_note = _torch_optimizer(row)
+    lines = ["import torch", "from torch import nn", "", ""]
+    if call is None:
+        lines += ["import initopt", "", "",
+                  "def init_weights(model: nn.Module) -> None:",
+                  f'    """{row.init}: no plain torch.nn.init call draws it; initopt does (biases zero, norms one and zero)."""',
+                  f"    initopt.init.initialize(model, {{'name': {name!r}, **{params!r}}}, 'zeros')"]
+    else:
+        lines += ["def init_weights(model: nn.Module) -> None:",
+                  f'    """{row.init} on every weight of the Linear and Conv layers, biases zero, norms one and zero: what the',
+                  '    study did (a model with embeddings or attention: initopt.init.initialize(model, ...) draws those too)."""',
+                  "    for module in model.modules():",
+                  f"        if isinstance(module, {_LAYERS}):",
+                  f"            {call}",
+                  "            if getattr(module, 'bias', None) is not None:",
+                  "                nn.init.zeros_(module.bias)",
+                  "        elif isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)) and module.weight is not None:",
+                  "            nn.init.ones_(module.weight)",
+                  "            if module.bias is not None:",
+                  "                nn.init.zeros_(module.bias)"]
+    lines += ["", "",
+              "def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:",
+              f'    """{decay_note}. The study decayed every parameter, biases and norms included."""',
+              f"    return {optimizer}",
+              "",
+              "",
+              f"torch.manual_seed({int(row.seed)})  # a seed the study ran; any other is another draw",
+              "# model = ...  your model",
+              "# init_weights(model)",
+              "# optimizer = make_optimizer(model)",
+              ""]
+    return "\n".join(lines)
+
+
+def keras_snippet(row: ConfigRow) -> str:
+    name, params = _scheme(row)
+    initializer, note = keras_initializer(name, params)
+    h = dict(row.hyper)
+    lr, wd = float(h["lr"]), float(h.get("weight_decay", 0.0))
+    lines = ["import keras", ""]
+    if initializer is None:
+        lines.append(f"# {row.init}: {note}; choose the nearest Keras initializer by hand")
+        lines.append("initializer = None")
+    else:
+        lines.append(f"initializer = {initializer}" + (f"  # {note}" if note else ""))
+    lines.append("# pass kernel_initializer=initializer (and bias_initializer='zeros') to each Dense / Conv layer")
+    regularizer = None
+    if row.optimizer == "sgd":
+        if float(h.get("dampening", 0.0)):
+            lines.append("# Keras's SGD has no dampening: the study's momentum with dampening has no exact Keras form")
+        optimizer = f"keras.optimizers.SGD(learning_rate={lr!r}, momentum={_num(h.get('momentum', 0.0))}, nesterov={bool(h.get('nesterov', False))})"
+        regularizer = wd
+    else:
+        betas = tuple(h.get("betas", (0.9, 0.999)))
+        common = f"learning_rate={lr!r}, beta_1={float(betas[0])!r}, beta_2={float(betas[1])!r}, epsilon={_num(h.get('eps', 1e-8))}, amsgrad={bool(h.get('amsgrad', False))}"
+        if row.optimizer == "adam":
+            optimizer = f"keras.optimizers.Adam({common})"
+            regularizer = wd
+        elif h.get("decay", "coupled") == "independent":
+            optimizer = f"keras.optimizers.AdamW({common}, weight_decay={wd / lr!r})"
+            lines.append(f"# the study decayed p <- p - {wd:g} * p per step; Keras decays p <- p - lr * weight_decay * p: "
+                         f"weight_decay = {wd:g} / lr (exact at a constant lr)")
+        else:
+            optimizer = f"keras.optimizers.AdamW({common}, weight_decay={wd!r})"
+            lines.append("# Keras decays p <- p - lr * weight_decay * p, as PyTorch's AdamW: the same number")
+        lines.append("# Keras adds epsilon before its bias correction, PyTorch after: the same up to eps * sqrt(1 - beta_2^t)")
+    if regularizer:
+        lines.append(f"# {row.optimizer}'s weight decay was L2 in the gradient (wd * p); Keras's weight_decay is decoupled, "
+                     "so put it in the loss instead:")
+        lines.append(f"regularizer = keras.regularizers.L2({regularizer / 2!r})  # kernel_regularizer= and bias_regularizer= on every layer")
+    lines.append(f"optimizer = {optimizer}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def toml_snippet(row: ConfigRow) -> str:
+    """The configuration as a study spec's grid: run it again with more seeds, or around it."""
+    name, params = _scheme(row)
+    init = "{" + ", ".join([f'name = "{name}"', *(f"{k} = {_toml(v)}" for k, v in params.items() if v is not None)]) + "}"
+    lines = ["[grid]", f"init = [{init}]", f"seeds = [{int(row.seed)}]", "", "[[grid.optimizer]]", f'name = "{row.optimizer}"']
+    for key, value in row.hyper.items():
+        lines.append(f"{key} = [{_toml(value)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+def usage_lines(row: ConfigRow) -> list[str]:
+    """Two lines for the terminal: the init call and the optimizer, in PyTorch."""
+    name, params = _scheme(row)
+    call = torch_init_call(name, params)
+    optimizer, _ = _torch_optimizer(row)
+    init = (f"{call.replace('module.weight', 'w')} for each Linear/Conv weight w, biases zero" if call
+            else f"initopt.init.initialize(model, {row.init!r})")
+    return [init, optimizer]
+
+
+def snippet(row: ConfigRow, format: str = "python") -> str:
+    if format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    return {"python": python_snippet, "keras": keras_snippet, "toml": toml_snippet}[format](row)

@@ -1,0 +1,116 @@
+"""The winner as code to paste: the PyTorch snippet, run, trains as the study's optimizer did; the Keras
+and TOML snippets say the same settings in their terms; ``initopt study best`` prints them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from initopt import optim
+from initopt.report.snippet import keras_snippet, snippet, toml_snippet
+from initopt.study import parse_spec
+from initopt.study.runner import _config_record
+from initopt.study.store import ConfigRow, Status
+from initopt.study.workload import optimizer_kwargs, prepare
+
+OPTIMIZERS = [
+    {"name": "adamw", "lr": [3e-3], "weight_decay": [0.05]},
+    {"name": "adamw", "lr": [3e-3], "weight_decay": [1e-3], "decay": ["independent"]},
+    {"name": "adam", "lr": [1e-3], "weight_decay": [1e-2], "betas": [[0.8, 0.99]], "eps": [1e-6]},
+    {"name": "sgd", "lr": [0.05], "momentum": [0.9], "weight_decay": [1e-3], "nesterov": [True]},
+]
+
+
+def _study_config(optimizer: dict, init="he_normal"):
+    spec = parse_spec({"name": "snippet", "workload": {"dataset": "breast-cancer", "model": "mlp", "hidden": [64]},
+                       "train": {"epochs": 1}, "grid": {"init": [init], "seeds": [3], "optimizer": [optimizer]}})
+    workload = prepare(spec)
+    (config,) = spec.configs()
+    record = _config_record(config)
+    row = ConfigRow(record.id, record.init, record.init_params, record.optimizer, record.hyper, record.seed, Status.DONE)
+    return workload, config, row
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: "-".join(str(v[0]) if isinstance(v, list) else v for v in o.values()))
+def test_the_pytorch_snippet_builds_the_optimizer_the_study_ran(optimizer):
+    workload, config, row = _study_config(optimizer)
+    namespace: dict = {}
+    exec(compile(snippet(row, "python"), "<snippet>", "exec"), namespace)  # noqa: S102 (the code a user pastes)
+
+    studied = workload.initialized_model(config)
+    theirs = optim.get(config.optimizer, studied.parameters(), **optimizer_kwargs(config))
+    pasted = workload.build()
+    namespace["init_weights"](pasted)
+    pasted.load_state_dict(studied.state_dict())  # the same start, to compare the optimizers alone
+    mine = namespace["make_optimizer"](pasted)
+    assert type(mine).__module__.startswith("torch.optim")
+    x, y = workload.train.x[:64], workload.train.y[:64]
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    for _ in range(20):
+        for model, opt in ((studied, theirs), (pasted, mine)):
+            opt.zero_grad()
+            loss_fn(model(x).squeeze(-1), y.float().view(-1)).backward()
+            opt.step()
+    for (name, a), b in zip(studied.named_parameters(), pasted.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_the_pytorch_snippet_draws_the_scheme():
+    workload, _, row = _study_config(OPTIMIZERS[0])
+    namespace: dict = {}
+    exec(compile(snippet(row, "python"), "<snippet>", "exec"), namespace)  # noqa: S102
+    model = workload.build()
+    torch.manual_seed(0)
+    namespace["init_weights"](model)
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    fan_in = first.weight.shape[1]
+    assert float(first.weight.detach().std()) == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)  # He: 2 / fan_in, not 2 / (fan_in - 1)
+    assert float(first.bias.abs().max()) == 0.0
+
+
+def test_keras_and_toml_say_the_same_settings_in_their_terms():
+    _, _, independent = _study_config(OPTIMIZERS[1])
+    text = keras_snippet(independent)
+    assert "keras.optimizers.AdamW(learning_rate=0.003" in text and f"weight_decay={1e-3 / 3e-3!r}" in text
+    assert 'VarianceScaling(scale=2.0, mode="fan_in", distribution="untruncated_normal")' in text
+    _, _, adam = _study_config(OPTIMIZERS[2])
+    text = keras_snippet(adam)
+    assert "keras.optimizers.Adam(" in text and "weight_decay" not in text.split("optimizer = ")[1]
+    assert "keras.regularizers.L2(0.005)" in text  # L2 in the gradient, wd * p, is (wd / 2) * p^2 in the loss
+    _, _, gaussian = _study_config(OPTIMIZERS[0], init={"name": "gaussian", "std": 0.01})
+    assert "RandomNormal(mean=0.0, stddev=0.01)" in keras_snippet(gaussian)
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    grid = tomllib.loads(toml_snippet(adam))["grid"]
+    assert grid["init"] == [{"name": "he_normal", "mode": "fan_in", "nonlinearity": "relu"}]
+    assert grid["optimizer"][0]["betas"] == [[0.8, 0.99]] and grid["optimizer"][0]["eps"] == [1e-6]
+
+
+def test_study_best_prints_the_reports_winner(tiny_db, tiny_report):
+    """Through the installed command: the TOML of the report's recommendation; a bad --format is one line, exit 2."""
+    import subprocess
+    import sys
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    done = subprocess.run([sys.executable, "-m", "initopt", "study", "best", "--db", str(tiny_db), "--format", "toml"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    grid = tomllib.loads(done.stdout)["grid"]
+    best = tiny_report.recommendation.best
+    assert grid["optimizer"][0]["name"] == best.family and grid["optimizer"][0]["lr"] == [best.lr]
+
+    from typer.testing import CliRunner
+
+    from initopt.cli.study import app
+
+    result = CliRunner().invoke(app, ["best", "--db", str(tiny_db), "--format", "rust"])
+    assert isinstance(result.exception, ValueError) and "--format must be one of python, keras, toml" in str(result.exception)
