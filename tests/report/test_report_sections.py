@@ -180,3 +180,14 @@ def test_heatmaps_mark_the_cells_within_seed_noise_and_scale_colours_to_the_nois
     alone = load_report(make_study(runs[:6])).heatmap  # only the tie: the data's range is 0.001
     low, high = alone.value_range
     assert high - low == pytest.approx(4 * 0.01) and high == pytest.approx(0.979)
+
+
+def test_the_best_setting_of_each_optimizer_is_named(make_study, tmp_path):
+    from initopt.report import save_report
+
+    report = load_report(make_study(clear_winner()))
+    per = {c.optimizer: (c.init, c.lr) for c in report.recommendation.per_optimizer}
+    assert per == {"adam": ("he_normal", 1e-3), "sgd": ("he_normal", 1.0)}  # in the ranking's order of each
+    html = save_report(report, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "best adam: lr 0.001, weight decay 0, he_normal" in html
+    assert "interval over 3 seeds" in html  # the caption counts this study's seeds

@@ -322,6 +322,7 @@ class Recommendation:
     n_candidates: int
     n_seeds: int
     verdict: str  # one or two plain sentences a person can act on
+    per_optimizer: tuple[Candidate, ...] = ()  # the best grid point of each optimizer, in the spec's order
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,10 @@ def _recommendation(report: Report) -> str:
     out.append(f'<p class="muted">The best is picked from {rec.n_candidates} candidates on the same runs, so its mean '
                "is optimistic; the tests compare pairs and are not corrected for the many comparisons. Intervals "
                "are Student-t intervals over seeds.</p>")
+    if len(rec.per_optimizer) > 1:
+        items = "".join(f"<li>best {escape(c.optimizer)}: lr {c.lr:g}, weight decay {c.weight_decay:g}, {escape(c.init)}: "
+                        f"{escape(fmt.pm(c.mean, c.std))}</li>" for c in rec.per_optimizer)
+        out.append(f"<p>The best setting of each optimizer:</p><ul>{items}</ul>")
     out.append(_use_it(report))
     return "\n".join(out)
 

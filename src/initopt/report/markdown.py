@@ -69,6 +69,11 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
                      f"p = {fmt.pvalue(r.p_value)} ({'told apart' if r.told_apart else 'not told apart'} at the 5% level). "
                      f"The best is picked from {rec.n_candidates} candidates on the same runs, so its mean is optimistic.\n")
 
+    if len(rec.per_optimizer) > 1:
+        lines.append("The best setting of each optimizer:\n")
+        lines += [f"- best {escape(c.optimizer)}: lr {c.lr:g}, weight decay {c.weight_decay:g}, {escape(c.init)}: "
+                  f"{fmt.pm(c.mean, c.std)}" for c in rec.per_optimizer]
+        lines.append("")
     if rec.best is not None:
         from initopt.report.data import config_of
         from initopt.report.snippet import snippet

@@ -282,7 +282,7 @@ def _draw(report: Report) -> tuple[Picture, ...]:
         add("lr-sensitivity", "sensitivity", sensitivity_figure(report.sensitivity, label, report.study.lower_is_better),
             "Learning-rate sensitivity", f"Final validation {metric} against learning rate, one panel per optimizer",
             "A panel per optimizer, a line per initialization, at each learning rate its best weight decay. "
-            "Bars: 95% confidence interval over seeds (cut at the panel's edge; with 2 seeds they are wide). "
+            f"Bars: 95% confidence interval over {_seed_count(report)} (cut at the panel's edge; with few seeds they are wide). "
             "A flat line forgives a badly chosen learning rate.")
     if report.divergence is not None:
         add("divergence", "divergence", heatmap_figure(report.divergence), "Divergence map",
@@ -292,6 +292,14 @@ def _draw(report: Report) -> tuple[Picture, ...]:
         add("importance", "importance", importance_figure(report.importance), "Importance",
             "Bar chart of the fANOVA importance of each parameter", report.importance.method)
     return tuple(out)
+
+
+def _seed_count(report: Report) -> str:
+    """``3 seeds``, or ``2 to 3 seeds`` where grid points have different numbers of seeds."""
+    counts = sorted({len(c.seeds) for c in report.candidates})
+    if not counts:
+        return "seeds"
+    return f"{counts[0]} seed{'s' if counts[0] != 1 else ''}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} seeds"
 
 
 def _rc():

@@ -39,6 +39,11 @@ def build_report(study: StudyData) -> Report:
     importance, importance_note = importance_section(study, candidates)
     recommendation = recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers()),
                                study.selects_on)
+    firsts = {}
+    for c in candidates:  # ranked: the first of each optimizer with a result is its best
+        if not math.isnan(c.mean):
+            firsts.setdefault(c.optimizer, c)
+    recommendation = replace(recommendation, per_optimizer=tuple(firsts[o] for o in study.optimizers() if o in firsts))
     tied = {c.key for c in (recommendation.best, *recommendation.ties) if c is not None}
     scale = noise_scale(candidates)
     return Report(
