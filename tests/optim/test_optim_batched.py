@@ -97,3 +97,36 @@ def test_families_must_be_contiguous_and_flags_equal():
         BatchedOptimizer(params, [sgd, adam, sgd])
     with pytest.raises(ValueError, match="nesterov"):
         BatchedOptimizer(params, [sgd, dict(HYPERS[2], nesterov=True), sgd])
+
+
+@pytest.mark.parametrize("path", PATH_CASES)
+def test_parameters_without_decay_step_as_torch_optims_undecayed_group(path, on_path):
+    """``decay=[True, False, True, False]``: the second and fourth tensors (a bias, a norm) are stepped
+    as torch.optim's second param group with weight decay 0, the others with each configuration's."""
+    k = len(HYPERS)
+    g = torch.Generator().manual_seed(1)
+    device = on_path(path)
+    decay = [True, False, True, False]
+    stacked = [torch.randn(k, *s, generator=g).to(device) for s in SHAPES]
+    singles = [[p[i].clone().requires_grad_() for p in stacked] for i in range(k)]
+    references = []
+    for h, ps in zip(HYPERS, singles):
+        opt = torch_optimizer(h, [p for p, d in zip(ps, decay) if d])
+        opt.add_param_group({"params": [p for p, d in zip(ps, decay) if not d], "weight_decay": 0.0})
+        references.append(opt)
+    optimizer = BatchedOptimizer(stacked, HYPERS, path=path, decay=decay)
+    for _ in range(20):
+        grads = [torch.randn(k, *s, generator=g).to(device) for s in SHAPES]
+        optimizer.step(grads)
+        for i, (ps, opt) in enumerate(zip(singles, references)):
+            for p, gr in zip(ps, grads):
+                p.grad = gr[i].clone()
+            opt.step()
+    tol = {"rtol": 1e-5, "atol": 1e-6} if path == "triton" else {"rtol": 1e-6, "atol": 1e-7}
+    for j, p in enumerate(stacked):
+        for i in range(k):
+            torch.testing.assert_close(p[i].cpu(), singles[i][j].detach().cpu(), **tol, msg=f"tensor {j}, config {i}")
+    state = optimizer.state_dict()
+    optimizer.load_state_dict(state)  # a checkpoint of both groups goes back in
+    with pytest.raises(ValueError, match="one flag per parameter"):
+        BatchedOptimizer(stacked, HYPERS, decay=[True])

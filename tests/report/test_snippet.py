@@ -8,12 +8,11 @@ import math
 import pytest
 import torch
 
-from initopt import optim
 from initopt.report.snippet import keras_snippet, snippet, toml_snippet
 from initopt.study import parse_spec
 from initopt.study.runner import _config_record
 from initopt.study.store import ConfigRow, Status
-from initopt.study.workload import optimizer_kwargs, prepare
+from initopt.study.workload import prepare
 
 OPTIMIZERS = [
     {"name": "adamw", "lr": [3e-3], "weight_decay": [0.05]},
@@ -37,10 +36,12 @@ def _study_config(optimizer: dict, init="he_normal"):
 def test_the_pytorch_snippet_builds_the_optimizer_the_study_ran(optimizer):
     workload, config, row = _study_config(optimizer)
     namespace: dict = {}
-    exec(compile(snippet(row, "python"), "<snippet>", "exec"), namespace)  # noqa: S102 (the code a user pastes)
+    rule = workload.spec.train.no_decay_rule  # the default: biases and norms without decay
+    assert rule == ("bias", "norm")
+    exec(compile(snippet(row, "python", rule), "<snippet>", "exec"), namespace)  # noqa: S102 (the code a user pastes)
 
     studied = workload.initialized_model(config)
-    theirs = optim.get(config.optimizer, studied.parameters(), **optimizer_kwargs(config))
+    theirs = workload.optimizer(studied, config)  # as the study's engines build it
     pasted = workload.build()
     namespace["init_weights"](pasted)
     pasted.load_state_dict(studied.state_dict())  # the same start, to compare the optimizers alone
@@ -55,6 +56,7 @@ def test_the_pytorch_snippet_builds_the_optimizer_the_study_ran(optimizer):
             opt.step()
     for (name, a), b in zip(studied.named_parameters(), pasted.parameters()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+    assert [len(g["params"]) for g in mine.param_groups] == [len(g["params"]) for g in theirs.param_groups] == [2, 2]
 
 
 def test_the_pytorch_snippet_draws_the_scheme():
@@ -67,7 +69,7 @@ def test_the_pytorch_snippet_draws_the_scheme():
     first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
     fan_in = first.weight.shape[1]
     assert float(first.weight.detach().std()) == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)  # He: 2 / fan_in, not 2 / (fan_in - 1)
-    assert float(first.bias.abs().max()) == 0.0
+    assert float(first.bias.detach().abs().max()) == 0.0
 
 
 def test_keras_and_toml_say_the_same_settings_in_their_terms():
@@ -79,6 +81,9 @@ def test_keras_and_toml_say_the_same_settings_in_their_terms():
     text = keras_snippet(adam)
     assert "keras.optimizers.Adam(" in text and "weight_decay" not in text.split("optimizer = ")[1]
     assert "keras.regularizers.L2(0.005)" in text  # L2 in the gradient, wd * p, is (wd / 2) * p^2 in the loss
+    assert "not on biases" in keras_snippet(adam, ("bias", "norm")) and "bias_regularizer" in text
+    text = keras_snippet(independent, ("bias", "norm"))
+    assert 'optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])' in text
     _, _, gaussian = _study_config(OPTIMIZERS[0], init={"name": "gaussian", "std": 0.01})
     assert "RandomNormal(mean=0.0, stddev=0.01)" in keras_snippet(gaussian)
     try:
@@ -86,7 +91,9 @@ def test_keras_and_toml_say_the_same_settings_in_their_terms():
     except ImportError:  # Python 3.10
         import tomli as tomllib
 
-    grid = tomllib.loads(toml_snippet(adam))["grid"]
+    spec = tomllib.loads(toml_snippet(adam, ("bias", "norm")))
+    assert spec["train"]["no_decay"] == ["bias", "norm"]
+    grid = spec["grid"]
     assert grid["init"] == [{"name": "he_normal", "mode": "fan_in", "nonlinearity": "relu"}]
     assert grid["optimizer"][0]["betas"] == [[0.8, 0.99]] and grid["optimizer"][0]["eps"] == [1e-6]
 

@@ -110,6 +110,8 @@ def test_toml_and_yaml_files(tmp_path):
         ("train.epochs", -1, "train.epochs"),
         ("train.epochs", "ten", "train.epochs"),
         ("train.batch_size", 0, "train.batch_size"),
+        ("train.no_decay", ["bias"], "train.no_decay"),
+        ("train.no_decay", "bias", "train.no_decay"),
         ("train.epoch", 3, "train.epoch"),
         ("workload", DELETE, "workload"),
         ("workload.hidden", [64, "x"], "workload.hidden"),
@@ -165,3 +167,16 @@ def test_yaml_reads_exponent_numbers_as_numbers(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("name: y\nworkload: {dataset: digits}\ngrid:\n  init: [he_normal]\n  optimizer: [{name: adamw, lr: [1e-3, 3e-4]}]\n")
     assert sorted(c.lr for c in load_spec(path).configs()) == [3e-4, 1e-3]
+
+
+def test_the_decay_rule_is_part_of_what_a_configuration_is():
+    """train.no_decay: biases and norms by default (param_groups' rule); [] (every parameter, the rule before
+    the field) keeps the ids configurations had then; the order of its names does not matter."""
+    default = {c.id for c in parse_spec(BASE).configs()}
+    every = {c.id for c in parse_spec(spec_with("train.no_decay", [])).configs()}
+    listed = {c.id for c in parse_spec(spec_with("train.no_decay", ["norm", "bias"])).configs()}
+    embeddings = {c.id for c in parse_spec(spec_with("train.no_decay", ["bias", "norm", "embedding"])).configs()}
+    assert listed == default and len({frozenset(default), frozenset(every), frozenset(embeddings)}) == 3
+    assert parse_spec(BASE).train.no_decay_rule == ("bias", "norm")
+    assert parse_spec(BASE).to_dict()["train"]["no_decay"] == ["bias", "norm"]
+

@@ -41,9 +41,11 @@ def ids(raw: dict) -> list[str]:
 
 
 def test_a_spec_without_data_keeps_its_ids_and_workload_key():
-    """Without a validation split (as every study was before validation splits), the ids are the old ones."""
+    """Without a validation split and with every parameter decaying (as every study was before validation
+    splits and train.no_decay), the ids are the old ones."""
     raw = copy.deepcopy(BASE)
     raw["train"]["validation"] = 0
+    raw["train"]["no_decay"] = []
     spec = parse_spec(raw)
     assert [c.id for c in spec.configs()] == BASE_IDS
     assert spec.workload_key() == BASE_WORKLOAD_KEY

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 import sqlite3
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from initopt import data
 from initopt.report import load_report
 from initopt.report.data import load_study
-from initopt.study import SpecError, parse_spec
+from initopt.study import SpecError, load_spec, parse_spec
 from initopt.study.runner import run_study
 from initopt.study.store import SQLiteStore
 
@@ -171,3 +172,23 @@ def test_a_database_written_before_validation_splits_resumes_and_says_it_selecte
     # a new study in the same file gets a validation split
     fresh = run_study({**copy.deepcopy(SPEC), "name": "fresh"}, db=db)
     assert fresh.trained == 4 and load_report(db, "fresh").study.selects_on == "validation"
+
+
+def test_a_database_of_the_release_before_no_decay_resumes_with_every_parameter_decaying(tmp_path):
+    """A study written before ``train.no_decay`` (its file made by that release: every parameter decayed):
+    the same spec run again finds its configurations under their ids, the new seed trains by the old
+    rule, and the report says which rule the study used. A new study in the file gets the default."""
+    db = tmp_path / "release.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript((DATA / "release_v2_study.sql").read_text())
+    conn.close()
+    before = {c.id: (c.val_metric, c.val_loss) for c in load_study(db, "release").configs}
+    spec = load_spec(DATA / "release_spec.toml")
+    spec = replace(spec, seeds=(0, 1))
+    report = run_study(spec, db=db)
+    assert (report.skipped, report.trained) == (2, 2)  # the two stored ones kept their ids
+    after = load_study(db, "release")
+    assert {c.id: (c.val_metric, c.val_loss) for c in after.configs if c.id in before} == before  # untouched
+    assert after.spec["train"].get("no_decay", []) == []  # the rule it was measured under
+    fresh = run_study(replace(spec, name="fresh"), db=db)
+    assert fresh.trained == 4 and load_study(db, "fresh").spec["train"]["no_decay"] == ["bias", "norm"]

@@ -109,7 +109,7 @@ def _print_use_it(report, out) -> None:
         return
     import textwrap
 
-    init, optimizer = usage_lines(config_of(report.study, report.recommendation.best))
+    init, optimizer = usage_lines(config_of(report.study, report.recommendation.best), report.study.no_decay)
     width = max(40, min(out.width, 100) - 1)
     lines = ["Use it (PyTorch):"]
     for text in (init, f"optimizer = {optimizer}", "full code: initopt study best --format python (or keras, toml)"):
@@ -229,7 +229,7 @@ def best(
     ranked = ranked_candidates(data)
     if not ranked or ranked[0].n_bad == len(ranked[0].seeds) or not ranked[0].values:
         raise ValueError(f"study {data.name!r} in {db} has no finished configuration to recommend yet")
-    sys.stdout.write(snippet(config_of(data, ranked[0]), format))
+    sys.stdout.write(snippet(config_of(data, ranked[0]), format, data.no_decay))
 
 
 @app.command("export")

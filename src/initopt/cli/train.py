@@ -23,7 +23,7 @@ def train(
     init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01.")] = "he_normal",
     optimizer: Annotated[str, typer.Option(help="sgd, adam or adamw.")] = "adamw",
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option("--weight-decay", help="Weight decay (decoupled for AdamW, L2 for SGD/Adam).")] = 1e-5,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="Weight decay (decoupled for AdamW, L2 for SGD/Adam), on weights: biases and norms take none.")] = 1e-5,
     momentum: Annotated[float, typer.Option(help="Momentum (SGD only).")] = 0.0,
     epochs: Annotated[int, typer.Option(help="Epochs to train.")] = 10,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Examples per step.")] = 32,
@@ -105,7 +105,8 @@ def train(
         hyper["momentum"] = momentum
     elif momentum:
         raise ValueError(f"--momentum applies to sgd only, not {optimizer!r}")
-    opt = optim.get(optimizer, net.parameters(), **hyper)
+    # biases and norm weights without decay, as a study's default train.no_decay and the README's param_groups
+    opt = optim.get(optimizer, optim.param_groups(net, weight_decay), **hyper)
     if verbose:
         settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
         described = (describe_mlp(info.n_features, model_options["hidden"], info.output_dim, model_options["activation"])

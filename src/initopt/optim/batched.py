@@ -70,23 +70,38 @@ class BatchedOptimizer:
     them is a *segment* with its own state. ``step(grads)`` takes the gradients (or reads ``param.grad``).
     """
 
-    def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast"):
+    def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast",
+                 decay: Sequence[bool] | None = None):
+        """``decay[i]``: whether parameter ``i`` takes the configurations' weight decay (default: every
+        one does); the others are stepped with weight decay 0, as a param group of ``param_groups``
+        (biases and norms) is in torch.optim."""
         if path not in PATHS:
             raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
         self.params = list(params)
         self.k = len(hypers)
         if any(p.shape[0] != self.k for p in self.params):
             raise ValueError(f"every parameter needs a leading axis of {self.k} configurations")
+        decay = [True] * len(self.params) if decay is None else [bool(d) for d in decay]
+        if len(decay) != len(self.params):
+            raise ValueError(f"decay needs one flag per parameter ({len(self.params)}), got {len(decay)}")
+        # a group of parameters by decay (the decayed first), then a segment per run of one family
+        groups = [[i for i, d in enumerate(decay) if d], [i for i, d in enumerate(decay) if not d]]
         self.segments: list[_Segment] = []
-        start = 0
-        for k in range(1, self.k + 1):
-            if k == self.k or _family({hypers[k]["name"]}) != _family({hypers[start]["name"]}):
-                self.segments.append(_Segment(start, k, [dict(h) for h in hypers[start:k]], self.params, path))
-                start = k
+        for group, decayed in zip(groups, (True, False)):
+            if not group:
+                continue
+            tensors = [self.params[i] for i in group]
+            start, segments = 0, []
+            for k in range(1, self.k + 1):
+                if k == self.k or _family({hypers[k]["name"]}) != _family({hypers[start]["name"]}):
+                    rows = [dict(h) if decayed else dict(h, weight_decay=0.0) for h in hypers[start:k]]
+                    segments.append(_Segment(start, k, rows, tensors, path, group))
+                    start = k
+            families = [s.family for s in segments]
+            if len(families) != len(set(families)):
+                raise ValueError("configurations of one optimizer family must be contiguous in the bundle")
+            self.segments += segments
         self._param_views: list[list[Tensor]] | None = None
-        families = [s.family for s in self.segments]
-        if len(families) != len(set(families)):
-            raise ValueError("configurations of one optimizer family must be contiguous in the bundle")
 
     def freeze(self, mask: Tensor) -> None:
         """Leave the configurations where ``mask`` is True out of every later step."""
@@ -112,14 +127,14 @@ class BatchedOptimizer:
         if len(grads) != len(self.params) or any(g.shape != p.shape or not g.is_contiguous() for g, p in zip(grads, self.params)):
             raise ValueError("bind_gradients needs one contiguous gradient per parameter, of its shape")
         for segment in self.segments:
-            segment.bind([g[segment.start : segment.end] for g in grads])
+            segment.bind([grads[i][segment.start : segment.end] for i in segment.index])
 
     @torch.no_grad()
     def step(self, grads: Sequence[Tensor] | None = None) -> None:
         """One update from ``grads`` (one per parameter, ``(K, ...)``), else from the gradients given
         to :meth:`bind_gradients`, else from each ``param.grad``."""
         if self._param_views is None:
-            self._param_views = [[p[s.start : s.end] for p in self.params] for s in self.segments]
+            self._param_views = [[self.params[i][s.start : s.end] for i in s.index] for s in self.segments]
         if grads is None and self.segments[0].bound is not None:
             for segment, params in zip(self.segments, self._param_views):
                 segment.step(params, segment.bound)
@@ -129,14 +144,17 @@ class BatchedOptimizer:
         # walk memory in the parameter's order, so give them the same layout
         grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
         for segment, params in zip(self.segments, self._param_views):
-            segment.step(params, [g[segment.start : segment.end] for g in grads])
+            segment.step(params, [grads[i][segment.start : segment.end] for i in segment.index])
 
 
 class _Segment:
     """One optimizer family over configurations ``start:end`` of the bundle, with its own state."""
 
-    def __init__(self, start: int, end: int, hypers: list[dict[str, Any]], params: Sequence[Tensor], path: str):
+    def __init__(self, start: int, end: int, hypers: list[dict[str, Any]], params: Sequence[Tensor], path: str,
+                 index: Sequence[int] | None = None):
+        """``params``: the bundle's parameters this segment steps, ``index`` their places in the bundle's list."""
         self.start, self.end, self.hypers, self.path = start, end, hypers, path
+        self.index = list(range(len(params))) if index is None else list(index)
         self.k = end - start
         self.family = _family({h["name"] for h in hypers})
         self.step_count = 0

@@ -17,7 +17,7 @@ from torch import nn
 
 from .optimizer import check_nonnegative
 
-__all__ = ["NORM_LAYERS", "param_groups"]
+__all__ = ["NORM_LAYERS", "decayed_names", "param_groups"]
 
 #: module types whose parameters are never decayed (matched with ``isinstance``)
 NORM_LAYERS: tuple[type[nn.Module], ...] = tuple(
@@ -83,3 +83,13 @@ def param_groups(
         {"params": keep, "weight_decay": 0.0},
     ]
     return [g for g in groups if g["params"]]
+
+
+def decayed_names(model: nn.Module, no_decay: Sequence[str] = ("bias", "norm"), *, embeddings_decay: bool = True) -> dict[str, bool]:
+    """Each trainable parameter's qualified name -> whether :func:`param_groups` (same arguments) puts
+    it in the decayed group; the study engines classify stacked parameters by it (one rule).
+    A shared parameter is named where it first appears."""
+    groups = param_groups(model, 1.0, no_decay, embeddings_decay=embeddings_decay)
+    decayed = {id(p) for g in groups if g["weight_decay"] == 1.0 for p in g["params"]}
+    return {name: id(p) in decayed for name, p in model.named_parameters() if p.requires_grad}
+

@@ -44,6 +44,12 @@ class StudyData:
     selected_epoch: Mapping[str, int] = field(default_factory=dict)  # config id -> the epoch its values are from
 
     @property
+    def no_decay(self) -> tuple[str, ...]:
+        """The parameters the study's weight decay left alone (``train.no_decay``); none for a study
+        written before the field (every parameter decayed)."""
+        return tuple((self.spec.get("train") or {}).get("no_decay", ()))
+
+    @property
     def selection_label(self) -> str:
         """``final validation accuracy``, ``best-epoch validation accuracy``, ``final test accuracy``."""
         return f"{'best-epoch' if self.rank_by == 'best' else 'final'} {self.selects_on} {self.metric}"

@@ -285,6 +285,9 @@ def _recommendation(report: Report) -> str:
         items = "".join(f"<li>best {escape(c.optimizer)}: lr {c.lr:g}, weight decay {c.weight_decay:g}, {escape(c.init)}: "
                         f"{escape(fmt.pm(c.mean, c.std))}</li>" for c in rec.per_optimizer)
         out.append(f"<p>The best setting of each optimizer:</p><ul>{items}</ul>")
+    from initopt.report.snippet import decay_rule_text
+
+    out.append(f"<p>Weight decay: {escape(decay_rule_text(report.study.no_decay))}</p>")
     out.append(_use_it(report))
     return "\n".join(out)
 
@@ -295,7 +298,7 @@ def _use_it(report: Report) -> str:
     from initopt.report.snippet import snippet
 
     row = config_of(report.study, report.recommendation.best)
-    blocks = "".join(f"<h3>{title}</h3><pre><code>{escape(snippet(row, fmt_))}</code></pre>"
+    blocks = "".join(f"<h3>{title}</h3><pre><code>{escape(snippet(row, fmt_, report.study.no_decay))}</code></pre>"
                      for title, fmt_ in (("PyTorch", "python"), ("Keras 3", "keras")))
     return (f'<details open><summary>Use it: the winner as code to paste (also <code>initopt study best --format '
             f"python|keras|toml</code>)</summary>{blocks}</details>")

@@ -76,12 +76,13 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
         lines.append("")
     if rec.best is not None:
         from initopt.report.data import config_of
-        from initopt.report.snippet import snippet
+        from initopt.report.snippet import decay_rule_text, snippet
 
+        lines.append(f"Weight decay: {escape(decay_rule_text(report.study.no_decay))}\n")
         row = config_of(report.study, rec.best)
         for title, kind in (("PyTorch", "python"), ("Keras 3", "keras")):
             lines.append(f"Use it with {title} (`initopt study best --format {kind}`):\n")
-            code = snippet(row, kind).rstrip()
+            code = snippet(row, kind, report.study.no_decay).rstrip()
             lines.append(f"{_fence(code)}python\n{code}\n{_fence(code)}\n")
 
     records = leaderboard_records(report)

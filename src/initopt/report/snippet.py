@@ -101,28 +101,44 @@ def keras_initializer(name: str, p: dict[str, Any]) -> tuple[str | None, str]:
     return None, f"Keras has no initializer for initopt's {name}"
 
 
-def _torch_optimizer(row: ConfigRow) -> tuple[str, str]:
-    """``torch.optim.X(model.parameters(), ...)`` and the one line on its weight decay."""
+def _torch_optimizer(row: ConfigRow, params: str = "model.parameters()", groups: bool = False) -> tuple[str, str]:
+    """``torch.optim.X(params, ...)`` and the one line on its weight decay. ``groups``: ``params`` is a
+    ``decay`` / ``no_decay`` pair of parameter lists, as param groups with the weight decay in them."""
     h = dict(row.hyper)
     lr, wd = float(h["lr"]), float(h.get("weight_decay", 0.0))
+    if row.optimizer == "adamw" and h.get("decay", "coupled") == "independent":
+        torch_wd = wd / lr
+        note = (f"the study decayed independently of the lr (p <- p - {wd:g} * p per step); PyTorch's rule is "
+                f"p <- p - lr * weight_decay * p, so weight_decay = {wd:g} / lr = {torch_wd:g} (exact at a constant lr)")
+    else:
+        torch_wd = wd
+        note = ("decoupled decay: p <- p - lr * weight_decay * p" if row.optimizer == "adamw"
+                else "weight decay as L2: wd * p added to the gradient")
+    if groups:
+        params, decay_arg = f'[{{"params": decay, "weight_decay": {torch_wd!r}}}, {{"params": no_decay, "weight_decay": 0.0}}]', ""
+    else:
+        decay_arg = f", weight_decay={torch_wd!r}"
     if row.optimizer == "sgd":
-        args = f"lr={lr!r}, momentum={_num(h.get('momentum', 0.0))}, dampening={_num(h.get('dampening', 0.0))}, weight_decay={wd!r}, nesterov={bool(h.get('nesterov', False))}"
-        return f"torch.optim.SGD(model.parameters(), {args})", "weight decay as L2: wd * p added to the gradient"
+        args = f"lr={lr!r}, momentum={_num(h.get('momentum', 0.0))}, dampening={_num(h.get('dampening', 0.0))}{decay_arg}, nesterov={bool(h.get('nesterov', False))}"
+        return f"torch.optim.SGD({params}, {args})", note
     betas = tuple(h.get("betas", (0.9, 0.999)))
     common = f"lr={lr!r}, betas=({float(betas[0])!r}, {float(betas[1])!r}), eps={_num(h.get('eps', 1e-8))}, amsgrad={bool(h.get('amsgrad', False))}"
-    if row.optimizer == "adam":
-        return f"torch.optim.Adam(model.parameters(), {common}, weight_decay={wd!r})", "weight decay as L2: wd * p added to the gradient"
-    if h.get("decay", "coupled") == "independent":
-        return (f"torch.optim.AdamW(model.parameters(), {common}, weight_decay={wd / lr!r})",
-                f"the study decayed independently of the lr (p <- p - {wd:g} * p per step); PyTorch's rule is "
-                f"p <- p - lr * weight_decay * p, so weight_decay = {wd:g} / lr = {wd / lr:g} (exact at a constant lr)")
-    return f"torch.optim.AdamW(model.parameters(), {common}, weight_decay={wd!r})", "decoupled decay: p <- p - lr * weight_decay * p"
+    name = "Adam" if row.optimizer == "adam" else "AdamW"
+    return f"torch.optim.{name}({params}, {common}{decay_arg})", note
 
 
-def python_snippet(row: ConfigRow) -> str:
+def decay_rule_text(no_decay: tuple[str, ...]) -> str:
+    """One sentence on which parameters the study's weight decay took (the report says it too)."""
+    if not no_decay:
+        return "The study decayed every parameter, biases and norms included."
+    what = "biases, norm weights and embeddings" if "embedding" in no_decay else "biases and norm weights"
+    return f"The study left {what} without decay (train.no_decay), as initopt.optim.param_groups does."
+
+
+def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     name, params = _scheme(row)
     call = torch_init_call(name, params)
-    optimizer, decay_note = _torch_optimizer(row)
+    optimizer, decay_note = _torch_optimizer(row, "model.parameters()" if not no_decay else "", groups=bool(no_decay))
     lines = ["import torch", "from torch import nn", "", ""]
     if call is None:
         lines += ["import initopt", "", "",
@@ -144,8 +160,20 @@ def python_snippet(row: ConfigRow) -> str:
                   "                nn.init.zeros_(module.bias)"]
     lines += ["", "",
               "def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:",
-              f'    """{decay_note}. The study decayed every parameter, biases and norms included."""',
-              f"    return {optimizer}",
+              f'    """{decay_note}. {decay_rule_text(no_decay)}"""']
+    if no_decay:
+        embeddings = " or isinstance(module, (nn.Embedding, nn.EmbeddingBag))" if "embedding" in no_decay else ""
+        lines += ["    norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)",
+                  "    decay, no_decay, seen = [], [], set()",
+                  "    for module_name, module in model.named_modules():",
+                  "        for name, p in module.named_parameters(recurse=False):",
+                  "            if id(p) in seen or not p.requires_grad:",
+                  "                continue",
+                  "            seen.add(id(p))",
+                  '            full = f"{module_name}.{name}".lower()',
+                  f'            exempt = isinstance(module, norms) or "bias" in full or "norm" in full{embeddings}',
+                  "            (no_decay if exempt else decay).append(p)"]
+    lines += [f"    return {optimizer}",
               "",
               "",
               f"torch.manual_seed({int(row.seed)})  # a seed the study ran; any other is another draw",
@@ -156,7 +184,7 @@ def python_snippet(row: ConfigRow) -> str:
     return "\n".join(lines)
 
 
-def keras_snippet(row: ConfigRow) -> str:
+def keras_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     name, params = _scheme(row)
     initializer, note = keras_initializer(name, params)
     h = dict(row.hyper)
@@ -191,17 +219,22 @@ def keras_snippet(row: ConfigRow) -> str:
     if regularizer:
         lines.append(f"# {row.optimizer}'s weight decay was L2 in the gradient (wd * p); Keras's weight_decay is decoupled, "
                      "so put it in the loss instead:")
-        lines.append(f"regularizer = keras.regularizers.L2({regularizer / 2!r})  # kernel_regularizer= and bias_regularizer= on every layer")
+        where = ("kernel_regularizer= on every layer (not on biases, norms" + (" or embeddings" if "embedding" in no_decay else "") + ")"
+                 if no_decay else "kernel_regularizer= and bias_regularizer= on every layer")
+        lines.append(f"regularizer = keras.regularizers.L2({regularizer / 2!r})  # {where}")
     lines.append(f"optimizer = {optimizer}")
+    if no_decay and not regularizer:
+        names = '["bias", "gamma", "beta"' + (', "embeddings"' if "embedding" in no_decay else "") + "]"
+        lines.append(f"optimizer.exclude_from_weight_decay(var_names={names})  # {decay_rule_text(no_decay)}")
     lines.append("")
     return "\n".join(lines)
 
 
-def toml_snippet(row: ConfigRow) -> str:
+def toml_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     """The configuration as a study spec's grid: run it again with more seeds, or around it."""
     name, params = _scheme(row)
     init = "{" + ", ".join([f'name = "{name}"', *(f"{k} = {_toml(v)}" for k, v in params.items() if v is not None)]) + "}"
-    lines = ["[grid]", f"init = [{init}]", f"seeds = [{int(row.seed)}]", "", "[[grid.optimizer]]", f'name = "{row.optimizer}"']
+    lines = ["[train]", f"no_decay = {_toml(list(no_decay))}", "", "[grid]", f"init = [{init}]", f"seeds = [{int(row.seed)}]", "", "[[grid.optimizer]]", f'name = "{row.optimizer}"']
     for key, value in row.hyper.items():
         lines.append(f"{key} = [{_toml(value)}]")
     return "\n".join(lines) + "\n"
@@ -217,17 +250,20 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
-def usage_lines(row: ConfigRow) -> list[str]:
+def usage_lines(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> list[str]:
     """Two lines for the terminal: the init call and the optimizer, in PyTorch."""
     name, params = _scheme(row)
     call = torch_init_call(name, params)
-    optimizer, _ = _torch_optimizer(row)
+    optimizer, _ = _torch_optimizer(row, groups=bool(no_decay))
     init = (f"{call.replace('module.weight', 'w')} for each Linear/Conv weight w, biases zero" if call
             else f"initopt.init.initialize(model, {row.init!r})")
-    return [init, optimizer]
+    return [init, optimizer + ("  # decay / no_decay: biases and norms apart, see the full code" if no_decay else "")]
 
 
-def snippet(row: ConfigRow, format: str = "python") -> str:
+def snippet(row: ConfigRow, format: str = "python", no_decay: tuple[str, ...] = ()) -> str:
+    """``row`` in ``format``; ``no_decay``: the study's ``train.no_decay`` (``StudyData.no_decay``)."""
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    return {"python": python_snippet, "keras": keras_snippet, "toml": toml_snippet}[format](row)
+    if format == "toml":
+        return toml_snippet(row, no_decay)
+    return {"python": python_snippet, "keras": keras_snippet}[format](row, no_decay)

@@ -69,22 +69,25 @@ class HandBatchedMLP:
     through autograd.
     """
 
-    def __init__(self, template: nn.Sequential, params: dict[str, torch.Tensor]):
+    def __init__(self, template: nn.Sequential, params: dict[str, torch.Tensor], decayed: dict[str, bool] | None = None):
         tensors = {n: (t.detach().transpose(1, 2) if n.endswith("weight") else t.detach()) for n, t in params.items()}
+        decayed = decayed or {}
         first = next(iter(tensors.values()))
         self.k = first.shape[0]
         large = {n: t for n, t in tensors.items() if t[0].numel() >= OWN_BLOCK}
-        small = {n: t for n, t in tensors.items() if n not in large}
-        # blocks start at multiples of ALIGN elements and the small block's rows are padded to one (the
+        # the small parameters share a block, one for those weight decay takes and one for those it leaves
+        smalls = [{n: t for n, t in tensors.items() if n not in large and decayed.get(n, True) is flag} for flag in (True, False)]
+        # blocks start at multiples of ALIGN elements and the small blocks' rows are padded to one (the
         # padding is never read by the model and keeps a zero gradient): the GPU kernel's 128-bit loads
-        row = _round_up(sum(t[0].numel() for t in small.values()), ALIGN)
-        total = sum(_round_up(t.numel(), ALIGN) for t in large.values()) + self.k * row
+        rows = [_round_up(sum(t[0].numel() for t in small.values()), ALIGN) for small in smalls]
+        total = sum(_round_up(t.numel(), ALIGN) for t in large.values()) + self.k * sum(rows)
         self.storage = torch.zeros(total, dtype=first.dtype, device=first.device)
         self.grad_storage = torch.zeros_like(self.storage)
         self.params: dict[str, torch.Tensor] = {}
         self.grads: dict[str, torch.Tensor] = {}
         self.blocks: list[torch.Tensor] = []
         self.grad_blocks: list[torch.Tensor] = []
+        self.block_decay: list[bool] = []  # whether weight decay takes each block (``decayed``)
         offset = 0
         for name, tensor in large.items():
             size = tensor.numel()
@@ -92,12 +95,17 @@ class HandBatchedMLP:
             self.grads[name] = self.grad_storage[offset : offset + size].view(tensor.shape)
             self.blocks.append(self.params[name])
             self.grad_blocks.append(self.grads[name])
+            self.block_decay.append(decayed.get(name, True))
             offset += _round_up(size, ALIGN)
-        if small:
-            block = self.storage[offset:].view(self.k, row)
-            grad_block = self.grad_storage[offset:].view(self.k, row)
+        for small, row, flag in zip(smalls, rows, (True, False)):
+            if not small:
+                continue
+            block = self.storage[offset : offset + self.k * row].view(self.k, row)
+            grad_block = self.grad_storage[offset : offset + self.k * row].view(self.k, row)
+            offset += self.k * row
             self.blocks.append(block)
             self.grad_blocks.append(grad_block)
+            self.block_decay.append(flag)
             column = 0
             for name, tensor in small.items():
                 size = tensor[0].numel()
@@ -262,14 +270,16 @@ class VmappedModule:
 
 
 def bundle_model(models: Sequence[nn.Module], sample: torch.Tensor, device: torch.device,
-                 seeds: Sequence[int] | None = None):
+                 seeds: Sequence[int] | None = None, decayed: dict[str, bool] | None = None):
     """The batched forward for ``models``; ``sample`` (a couple of inputs) proves it computes what each
-    model computes. ``seeds``: each configuration's seed, which its dropout draws from."""
+    model computes. ``seeds``: each configuration's seed, which its dropout draws from. ``decayed``:
+    parameter name -> whether weight decay takes it (the hand-batched MLP keeps the two kinds in
+    separate blocks)."""
     template = models[0]
     if not all(p.requires_grad for p in template.parameters()):
         raise NotBatchable(f"{type(template).__name__} has frozen parameters (requires_grad=False)")
     if HandBatchedMLP.accepts(template):
-        return HandBatchedMLP(template, stack_parameters(models, device))
+        return HandBatchedMLP(template, stack_parameters(models, device), decayed)
     folded = FoldedBundle(models, seeds if seeds is not None else [0] * len(models), torch.device(device))
     why = _differs(folded, models, sample, device)
     if why is None:

@@ -143,8 +143,9 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     k = len(configs)
     models = [workload.initialized_model(config) for config in configs]
     x, y = workload.train.x.to(device), workload.train.y.to(device)
+    decayed = workload.decayed_names(models[0])  # which parameters weight decay takes (train.no_decay)
     try:
-        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs])
+        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed)
     except NotBatchable as exc:  # the caller trains these very models one at a time (no second build)
         exc.models = models
         raise
@@ -154,7 +155,13 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     hand = isinstance(model, HandBatchedMLP)
     optimizer_path = optimizer_path or default_path(device)
     hypers = [dict(c.hyper, name=c.optimizer) for c in configs]
-    optimizer = BatchedOptimizer(model.blocks if hand else list(model.params.values()), hypers, path=optimizer_path)
+    if hand:
+        flags = model.block_decay
+    else:
+        names = model.template_names() if hasattr(model, "template_names") else {}
+        flags = [decayed[names.get(name, name)] for name in model.params]
+    optimizer = BatchedOptimizer(model.blocks if hand else list(model.params.values()), hypers, path=optimizer_path,
+                                 decay=flags)
     if hand:
         optimizer.bind_gradients(model.grad_blocks)
     loss_fn = batched_loss(workload.loss)

@@ -122,7 +122,7 @@ def run_study(
         raise ValueError(f"--max-bundle must be >= 1, got {max_bundle}")
     events = events or ProgressEvents()
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
-    spec = stored_validation(spec, db)
+    spec = stored_settings(spec, db)
     workload = prepare(spec)
     spec = workload.spec
     configs = spec.configs()
@@ -233,13 +233,14 @@ def _claim_and_run(store, workload, configs, checkpoint, owner, engine, device, 
         _run_bundle(store, workload, mine, engine, device, events, report, checkpoint, checkpoint_seconds)
 
 
-def stored_validation(spec: StudySpec, db: str | Path) -> StudySpec:
-    """``spec`` with its validation setting, where it gives none, taken from the study stored in ``db``:
-    a study written before validation splits selected on the test split, and resuming it keeps doing
-    so (its configurations, their ids and their results stay what they were)."""
+def stored_settings(spec: StudySpec, db: str | Path) -> StudySpec:
+    """``spec`` with its validation setting and its decay rule, where it gives none, taken from the study
+    stored in ``db``: a study written before validation splits selected on the test split, one written
+    before ``train.no_decay`` decayed every parameter, and resuming it keeps doing so (its
+    configurations, their ids and their results stay what they were)."""
     from dataclasses import replace
 
-    if spec.train.validation is not None or not Path(db).is_file():
+    if (spec.train.validation is not None and spec.train.no_decay is not None) or not Path(db).is_file():
         return spec
     from initopt.study.store import StoreError
 
@@ -248,8 +249,11 @@ def stored_validation(spec: StudySpec, db: str | Path) -> StudySpec:
             stored = store.study(spec.name).spec
     except StoreError:  # no such study yet (or not a store: run_study says so when it opens it)
         return spec
-    validation = (stored.get("train") or {}).get("validation", 0.0)
-    return replace(spec, train=replace(spec.train, validation=validation))
+    train = stored.get("train") or {}
+    validation = spec.train.validation if spec.train.validation is not None else train.get("validation", 0.0)
+    # a study written before train.no_decay decayed every parameter: resuming it goes on doing so
+    no_decay = spec.train.no_decay if spec.train.no_decay is not None else tuple(train.get("no_decay", ()))
+    return replace(spec, train=replace(spec.train, validation=validation, no_decay=no_decay))
 
 
 def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bundle: int | None, device: str):

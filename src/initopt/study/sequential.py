@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from initopt.study import outcomes
 from initopt.study.spec import Config
 from initopt.study.store import EpochRecord, ResultRecord
-from initopt.study.workload import PreparedWorkload, optimizer_kwargs
+from initopt.study.workload import PreparedWorkload
 from initopt.training import Callback, evaluate, fit
 
 
@@ -51,14 +51,12 @@ def train_sequential(
 
     ``models``: the configurations' models already built and initialized (a bundle that could not be
     bundled hands over its own), else each is built here."""
-    from initopt import optim
-
     results = []
     for i, config in enumerate(configs):
         started = time.perf_counter()
         try:
             model = (models[i] if models is not None else workload.initialized_model(config)).to(device)
-            optimizer = optim.get(config.optimizer, model.parameters(), **optimizer_kwargs(config))
+            optimizer = workload.optimizer(model, config)
             sink = _EpochSink(config.id, on_epoch, workload)
             history = fit(model, optimizer, workload.train, loss=workload.loss, metrics=(workload.metric,),
                           epochs=workload.spec.train.epochs, batch_size=workload.spec.train.batch_size,

@@ -21,7 +21,13 @@ from typing import Any
 from initopt._suggest import did_you_mean, is_number, is_whole_number, unknown
 
 TOP_LEVEL = ("name", "description", "workload", "train", "grid")
-TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric", "validation", "rank_by", "threads")
+TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric", "validation", "rank_by", "threads", "no_decay")
+# Which parameters weight decay leaves alone (train.no_decay), as initopt.optim.param_groups does: none (every
+# parameter decays; studies written before the field), biases and norms (the default, what the README
+# teaches), or embeddings too.
+NO_DECAY_RULES = {(): "every parameter decays", ("bias", "norm"): "biases and norm weights do not decay",
+                  ("bias", "embedding", "norm"): "biases, norm weights and embeddings do not decay"}
+DEFAULT_NO_DECAY = ("bias", "norm")
 # How a configuration's validation score is read from its epochs: the last epoch's, or the best
 # epoch's (early stopping's choice; the test score is then the one of that same epoch).
 RANK_BY = ("final", "best")
@@ -89,6 +95,12 @@ class TrainSettings:
     validation: float | str | None = None
     rank_by: str = "final"
     threads: int | str | None = None  # torch's CPU threads: a number, "auto", or None (the command's default)
+    no_decay: tuple[str, ...] | None = None  # a key of NO_DECAY_RULES, or None for the default
+
+    @property
+    def no_decay_rule(self) -> tuple[str, ...]:
+        """The parameters weight decay leaves alone, the default filled in (``NO_DECAY_RULES``)."""
+        return DEFAULT_NO_DECAY if self.no_decay is None else self.no_decay
 
     @property
     def validation_split(self) -> float | str:
@@ -104,6 +116,8 @@ class TrainSettings:
         out = {"epochs": self.epochs, "batch_size": self.batch_size, "loss": self.loss, "metric": self.metric}
         if self.validation_split != 0:
             out["validation"] = self.validation_split
+        if self.no_decay_rule:  # every parameter decaying (the rule before the field) keeps the old ids
+            out["no_decay"] = list(self.no_decay_rule)
         return out
 
 
@@ -180,6 +194,7 @@ class StudySpec:
             "description": self.description,
             "workload": self.workload.to_dict(),
             "train": {**self.train.to_dict(), "validation": self.train.validation_split, "rank_by": self.train.rank_by,
+                      "no_decay": list(self.train.no_decay_rule),
                       **({"threads": self.train.threads} if self.train.threads is not None else {})},
             "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds)},
         }
@@ -365,7 +380,15 @@ def _parse_train(table: Any, fail) -> TrainSettings:
             threads = parse_threads(threads, "train.threads")
         except ValueError:
             raise fail("train.threads", f"expected a whole number >= 1 or 'auto', got {threads!r}") from None
-    return TrainSettings(epochs, batch_size, loss, metric, validation, rank_by, threads)
+    no_decay = table.get("no_decay")
+    if no_decay is not None:
+        if not isinstance(no_decay, (list, tuple)) or not all(isinstance(v, str) for v in no_decay):
+            raise fail("train.no_decay", f"expected a list of names, got {no_decay!r}")
+        no_decay = tuple(sorted({v.lower() for v in no_decay}))
+        if no_decay not in NO_DECAY_RULES:
+            raise fail("train.no_decay", "expected [] (every parameter decays), [\"bias\", \"norm\"] or "
+                       f"[\"bias\", \"norm\", \"embedding\"], got {list(table.get('no_decay'))!r}")
+    return TrainSettings(epochs, batch_size, loss, metric, validation, rank_by, threads, no_decay)
 
 
 def _parse_inits(entries: Any, fail) -> tuple[dict[str, Any], ...]:

@@ -65,6 +65,28 @@ class PreparedWorkload:
             self.probe = self.build()
         return self.probe
 
+    def decayed_names(self, model: nn.Module) -> dict[str, bool]:
+        """Each parameter of ``model`` -> whether the study's weight decay takes it (``train.no_decay``,
+        by ``initopt.optim.param_groups``'s rule)."""
+        from initopt.optim.groups import decayed_names
+
+        rule = self.spec.train.no_decay_rule
+        if not rule:
+            return {name: True for name, p in model.named_parameters() if p.requires_grad}
+        return decayed_names(model, [n for n in rule if n != "embedding"], embeddings_decay="embedding" not in rule)
+
+    def optimizer(self, model: nn.Module, config: Config):
+        """The configuration's ``initopt.optim`` optimizer over ``model``: one param group, or with
+        ``train.no_decay`` a second one without weight decay (``param_groups``)."""
+        from initopt import optim
+
+        kwargs = optimizer_kwargs(config)
+        rule = self.spec.train.no_decay_rule
+        params = model.parameters() if not rule else optim.param_groups(
+            model, kwargs.get("weight_decay", 0.0), [n for n in rule if n != "embedding"],
+            embeddings_decay="embedding" not in rule)
+        return optim.get(config.optimizer, params, **kwargs)
+
     def initialized_model(self, config: Config) -> nn.Module:
         """The model of ``config``: built, then its weights drawn with the config's scheme and seed."""
         from initopt import init

@@ -91,6 +91,16 @@ class FoldedBundle:
         self.generic.append(f"{name} ({type(template).__name__}: {why})")
         return GenericLayer(modules, self.context)
 
+    def template_names(self) -> dict[str, str]:
+        """Each of ``params``' names -> the name of that parameter in the user's model (they differ only
+        inside a generic layer, which keeps its parameters in a list)."""
+        out = {name: name for name in self.params}
+        for prefix, module in self.module.named_modules():
+            if isinstance(module, GenericLayer):
+                for i, name in enumerate(module.names):
+                    out[f"{prefix}.stacked.{i}" if prefix else f"stacked.{i}"] = f"{prefix}.{name}" if prefix else name
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Training: ``(K, B, ...)`` -> ``(K, B, ...)``, the model in train mode. The gradients of this
         forward are for ``torch.autograd.grad``, used before the next step (layers may reuse buffers)."""
