@@ -191,3 +191,17 @@ def test_the_best_setting_of_each_optimizer_is_named(make_study, tmp_path):
     html = save_report(report, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "best adam: lr 0.001, weight decay 0, he_normal" in html
     assert "interval over 3 seeds" in html  # the caption counts this study's seeds
+
+
+def test_a_winner_against_the_common_advice_is_explained_and_unstable_curves_say_so(make_study):
+    runs = [Run("normal(std=0.01)", "adam", 1e-3, s, v) for s, v in enumerate((0.90, 0.91, 0.92))]
+    runs += [Run("he_normal", "adam", 1e-3, s, v) for s, v in enumerate((0.89, 0.91, 0.915))]
+    runs += [Run("he_normal", "adam", 0.1, s, v, losses=(0.9, 0.4, 1.8, 0.5)) for s, v in enumerate((0.5, 0.52, 0.51))]
+    report = load_report(make_study(runs))
+    verdict = report.recommendation.verdict
+    assert "Against the common advice" in verdict and "he_normal (0.905) cannot be told from it" in verdict
+    assert "initopt doctor --init normal:std=0.01 --depth 30" in verdict  # as the command line takes it
+    labels = [c.label for panel in report.curves for c in panel.curves]
+    assert any("lr=0.1" in label and "(unstable: val loss" in label for label in labels)
+    he = [Run("he_normal", "adam", 1e-3, s, v) for s, v in enumerate((0.90, 0.91, 0.92))]
+    assert "common advice" not in load_report(make_study(he + runs[6:])).recommendation.verdict

@@ -152,8 +152,13 @@ def curves_figure(panel: CurvePanel):
             ax.grid(alpha=0.3)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.suptitle(f"{panel.title}: mean over seeds, band from lowest to highest seed")
-        fig.legend(handles, labels, loc="outside lower center", ncols=2 if len(labels) > 3 else 1, frameon=False)
+        # two columns only where every label fits half the width (a clipped legend names no configuration)
+        two = len(labels) > 3 and max(len(label) for label in labels) <= LEGEND_HALF_WIDTH_CHARS
+        fig.legend(handles, labels, loc="outside lower center", ncols=2 if two else 1, frameon=False)
     return fig
+
+
+LEGEND_HALF_WIDTH_CHARS = 60  # characters of a legend label that fit half of a 10-inch figure at 9 pt
 
 
 def _maybe_log_y(ax, values: Sequence[float]) -> None:

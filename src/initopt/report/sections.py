@@ -32,6 +32,9 @@ from initopt.report.data import (
 from initopt.study.store import Status
 
 TOP_CURVES = 4  # candidates in the "top configurations" learning-curve panel
+UNSTABLE_RATIO = 2.0  # a curve whose mean validation loss in its second half spans more than this factor is labelled unstable
+# schemes that scale the variance to the layer's fans: the common advice (He for ReLU, Glorot for tanh)
+VARIANCE_SCALING = ("he_", "xavier_", "lecun_", "orthogonal", "gpt2", "lsuv", "kaiming", "glorot")
 
 
 def build_report(study: StudyData) -> Report:
@@ -45,6 +48,9 @@ def build_report(study: StudyData) -> Report:
             firsts.setdefault(c.optimizer, c)
     recommendation = replace(recommendation, per_optimizer=tuple(firsts[o] for o in study.optimizers() if o in firsts))
     tied = {c.key for c in (recommendation.best, *recommendation.ties) if c is not None}
+    advice = against_advice(recommendation.best, candidates, tied, study)
+    if advice:
+        recommendation = replace(recommendation, verdict=recommendation.verdict + advice)
     scale = noise_scale(candidates)
     return Report(
         study=study,
@@ -149,6 +155,31 @@ def _left_out(best: Candidate, ties: tuple[Candidate, ...], ranked: list[Candida
 
 
 # ------------------------------------------------------------------------------------------ heatmaps
+
+
+def against_advice(best: Candidate | None, ranked: list[Candidate], tied: set, study: StudyData) -> str:
+    """A sentence when the winner's init goes against the common advice (a variance-scaling init such as
+    He for ReLU) while such an init was tried: why it can win here, and where the advice holds."""
+    if best is None or best.init.startswith(VARIANCE_SCALING):
+        return ""
+    scaled = next((c for c in ranked if c.init.startswith(VARIANCE_SCALING) and not math.isnan(c.mean)), None)
+    if scaled is None:
+        return ""
+    hidden = (study.spec.get("workload") or {}).get("hidden")
+    depth = (f"{len(hidden)} hidden layer{'s' if len(hidden) != 1 else ''}" if isinstance(hidden, list)
+             else "its depth")
+    versus = (f"{scaled.init} ({fmt.num(scaled.mean)}) cannot be told from it" if scaled.key in tied
+              else f"{scaled.init} reaches {fmt.num(scaled.mean)}")
+    return (f" Against the common advice (a variance-scaling init such as He for ReLU networks), {best.init} wins "
+            f"here and {versus}: on a model of {depth} a small or unscaled init loses little of the signal on its "
+            f"way through. Depth is where the advice holds: initopt doctor --init {_cli_scheme(best.init)} --depth 30 shows the "
+            "signal vanish or explode layer by layer.")
+
+
+def _cli_scheme(label: str) -> str:
+    """An init label as the command line's ``--init`` takes it: ``normal(std=0.01)`` -> ``normal:std=0.01``."""
+    name, _, params = label.partition("(")
+    return f"{name}:{params.rstrip(')').replace(', ', ',')}" if params else name
 
 
 NOISE_SPAN = 4.0  # a metric heatmap's colour scale spans at least this many typical seed standard deviations
@@ -329,7 +360,11 @@ def make_curve(c: Candidate, study: StudyData, label: str | None = None) -> Curv
         for key, vals in (("train", train), ("val", val)):
             series[key].append([sum(vals) / len(vals), min(vals), max(vals)] if vals else [math.nan] * 3)
     cols = {k: tuple(zip(*v)) if v else ((), (), ()) for k, v in series.items()}
-    return Curve(label or c.short_label, tuple(epochs), *cols["train"], *cols["val"], n_seeds=len(c.seeds))
+    label = label or c.short_label
+    late = [v for v in cols["val"][0][len(epochs) // 2 :] if math.isfinite(v)]  # the mean's second half
+    if late and min(late) > 0 and max(late) > UNSTABLE_RATIO * min(late):
+        label += f" (unstable: val loss {fmt.num(min(late), 2)} to {fmt.num(max(late), 2)})"
+    return Curve(label, tuple(epochs), *cols["train"], *cols["val"], n_seeds=len(c.seeds))
 
 
 def curve_panels(ranked: list[Candidate], study: StudyData) -> tuple[CurvePanel, ...]:
