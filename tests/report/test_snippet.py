@@ -57,6 +57,16 @@ def test_the_pytorch_snippet_builds_the_optimizer_the_study_ran(optimizer):
     for (name, a), b in zip(studied.named_parameters(), pasted.parameters()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
     assert [len(g["params"]) for g in mine.param_groups] == [len(g["params"]) for g in theirs.param_groups] == [2, 2]
+    for group_mine, group_theirs in zip(mine.param_groups, theirs.param_groups):  # the same settings
+        for key in ("lr", "betas", "eps", "momentum", "nesterov", "amsgrad"):
+            assert group_mine.get(key) == group_theirs.get(key), key
+    state_mine, state_theirs = mine.state_dict()["state"], theirs.state_dict()["state"]
+    assert state_mine.keys() == state_theirs.keys()
+    for index in state_theirs:  # and the same state after 20 steps: moments, momentum buffers, step counts
+        assert state_mine[index].keys() == state_theirs[index].keys()
+        for key, value in state_theirs[index].items():
+            torch.testing.assert_close(torch.as_tensor(state_mine[index][key]).float(), torch.as_tensor(value).float(),
+                                       rtol=1e-5, atol=1e-7, msg=f"{index} {key}")
 
 
 def test_the_pytorch_snippet_draws_the_scheme():

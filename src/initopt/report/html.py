@@ -175,7 +175,8 @@ def render_html(report: Report, pictures: Sequence[Picture]) -> str:
         _section("leaderboard", numbered, _leaderboard(report)),
         _section("heatmap", numbered, _figures(by_section.get("heatmap"), "No configuration has a result yet.")),
         _section("curves", numbered, _figures(by_section.get("curves"), "No configuration has a result yet.")),
-        _section("sensitivity", numbered, _sensitivity_text(report) + _figures(by_section.get("sensitivity"), "No results.")),
+        _section("sensitivity", numbered, _sensitivity_text(report) + _figures(by_section.get("sensitivity"), "No results.")
+                 + ("" if report.lr_wd else f'<p class="muted">{escape(NO_LR_WD)}</p>')),
     ]
     if report.lr_wd:
         body.append(_section("lr-wd", numbered, _figures(by_section.get("lr-wd"), "")))
@@ -398,6 +399,8 @@ def _sensitivity_text(report: Report) -> str:
             "is a combination that forgives a badly chosen lr; a peak is one that must be tuned.</p>")
 
 
+NO_LR_WD = ("No learning rate x weight decay heatmap: no optimizer was tried on a grid of at least 2 learning "
+            "rates x 2 weight decays.")
 MAX_LISTED_RUNS = 200  # diverged or failed runs listed in the page; the export has every one
 
 

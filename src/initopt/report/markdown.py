@@ -106,6 +106,10 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
     if report.lr_wd:
         lines.append(heading("Learning rate x weight decay"))
         lines += figures("lr-wd")
+    else:
+        from initopt.report.html import NO_LR_WD
+
+        lines.append(NO_LR_WD + "\n")
     lines.append(heading("Divergence"))
     diverged = sum(r.status == "diverged" for r in report.diverged_runs)
     if report.diverged_runs:
