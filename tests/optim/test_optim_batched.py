@@ -115,7 +115,7 @@ def test_parameters_without_decay_step_as_torch_optims_undecayed_group(path, on_
         opt.add_param_group({"params": [p for p, d in zip(ps, decay) if not d], "weight_decay": 0.0})
         references.append(opt)
     optimizer = BatchedOptimizer(stacked, HYPERS, path=path, decay=decay)
-    for _ in range(20):
+    for _ in range(6):  # the decay of each group shows from the first step; Triton's interpreter is slow
         grads = [torch.randn(k, *s, generator=g).to(device) for s in SHAPES]
         optimizer.step(grads)
         for i, (ps, opt) in enumerate(zip(singles, references)):
