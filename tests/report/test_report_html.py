@@ -147,3 +147,11 @@ def test_bad_paths_name_the_file(tiny_db, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file, not a folder"):
         write_report(tiny_db, out=tmp_path / "file" / "r.html")
+
+
+def test_pictures_drawn_in_parallel_processes_are_the_ones_drawn_here(tiny_report, monkeypatch):
+    from initopt.report import plots
+
+    parallel = plots._draw(tiny_report)
+    monkeypatch.setattr(plots, "_drawing_processes", lambda n: 1)
+    assert [p.png for p in plots._draw(tiny_report)] == [p.png for p in parallel]

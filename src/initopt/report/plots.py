@@ -256,47 +256,82 @@ def pictures(report: Report) -> tuple[Picture, ...]:
     return _DRAWN[key]
 
 
+def _png(job) -> bytes:
+    """One figure drawn and encoded: ``job`` is ``(builder, args)``, a module-level function and its records."""
+    builder, args = job
+    return to_png(builder(*args))
+
+
+def _drawing_processes(n_jobs: int) -> int:
+    """How many processes draw: one per core (at most 4), on Linux (fork keeps the parent's imports and
+    font cache, so a worker starts in milliseconds), else one."""
+    import os
+    import sys
+
+    if n_jobs < 2 or not sys.platform.startswith("linux"):
+        return 1
+    return max(1, min(n_jobs, os.cpu_count() or 1, 4))
+
+
+def _render(jobs: list) -> list[bytes]:
+    """The PNGs of ``jobs``, drawn in parallel processes where there are cores (matplotlib draws in
+    Python under one lock per process: threads would not help), else here."""
+    workers = _drawing_processes(len(jobs))
+    if workers > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        try:
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                return list(pool.map(_png, jobs))
+        except (OSError, concurrent.futures.process.BrokenProcessPool):  # no processes to be had: draw here
+            pass
+    return [_png(job) for job in jobs]
+
+
 def _draw(report: Report) -> tuple[Picture, ...]:
-    out = []
+    out: list[tuple] = []
     metric = report.study.metric
     label = report.study.selection_label  # "final validation accuracy", "best-epoch validation accuracy", ...
 
-    def add(name: str, section: str, fig, title: str, alt: str, caption: str) -> None:
-        out.append(Picture(name, section, title, alt, caption, to_png(fig)))
+    def add(name: str, section: str, job, title: str, alt: str, caption: str) -> None:
+        out.append((name, section, job, title, alt, caption))
 
     if report.heatmap is not None:
-        add("heatmap", "heatmap", heatmap_figure(report.heatmap), "Init x optimizer",
+        add("heatmap", "heatmap", (heatmap_figure, (report.heatmap,)), "Init x optimizer",
             f"Heatmap of the best {label} per initialization and optimizer",
             f"Each cell: the mean {label} over seeds of the best learning rate for that "
             "init and optimizer, and that learning rate. Bright is better; outlined in red: the best and every cell "
             "seed noise cannot tell from it (Welch's test); the colour scale spans at least four typical seed "
             "standard deviations, so cells within noise look alike; grey: not tried, or no seed finished.")
     for i, h in enumerate(report.lr_wd):
-        add(f"lr-wd-{i + 1}", "lr-wd", heatmap_figure(h), h.title,
+        add(f"lr-wd-{i + 1}", "lr-wd", (heatmap_figure, (h,)), h.title,
             f"Heatmap of {label} over learning rate and weight decay",
             f"Mean {label} over seeds for each learning rate (columns) and weight decay "
             "(rows). A diagonal ridge means the best weight decay moves with the learning rate; a "
             "rectangle means the two can be tuned separately (Loshchilov & Hutter 2019, Fig. 2). Outlined in red: "
             "the study's best and every cell seed noise cannot tell from it.")
     for i, panel in enumerate(report.curves):
-        add(f"curves-{'top' if i == 0 else 'inits'}", "curves", curves_figure(panel), panel.title,
+        add(f"curves-{'top' if i == 0 else 'inits'}", "curves", (curves_figure, (panel,)), panel.title,
             f"Learning curves: {panel.title}",
             "Training and validation loss per epoch, the mean over seeds with a band from the lowest to "
             "the highest seed. Diverged seeds drop out at their first non-finite epoch.")
     if report.sensitivity:
-        add("lr-sensitivity", "sensitivity", sensitivity_figure(report.sensitivity, label, report.study.lower_is_better),
+        add("lr-sensitivity", "sensitivity", (sensitivity_figure, (report.sensitivity, label, report.study.lower_is_better)),
             "Learning-rate sensitivity", f"Final validation {metric} against learning rate, one panel per optimizer",
             "A panel per optimizer, a line per initialization, at each learning rate its best weight decay. "
             f"Bars: 95% confidence interval over {_seed_count(report)} (cut at the panel's edge; with few seeds they are wide). "
             "A flat line forgives a badly chosen learning rate.")
     if report.divergence is not None:
-        add("divergence", "divergence", heatmap_figure(report.divergence), "Divergence map",
+        add("divergence", "divergence", (heatmap_figure, (report.divergence,)), "Divergence map",
             "Map of the share of seeds that diverged per configuration and learning rate",
             "Share of seeds whose loss became NaN or infinite; eN is the first such epoch. Dark is worse; grey: not tried.")
     if report.importance.shares:
-        add("importance", "importance", importance_figure(report.importance), "Importance",
+        add("importance", "importance", (importance_figure, (report.importance,)), "Importance",
             "Bar chart of the fANOVA importance of each parameter", report.importance.method)
-    return tuple(out)
+    pngs = _render([job for _, _, job, _, _, _ in out])
+    return tuple(Picture(name, section, title, alt, caption, png)
+                 for (name, section, _, title, alt, caption), png in zip(out, pngs))
 
 
 def _seed_count(report: Report) -> str:
