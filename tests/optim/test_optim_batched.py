@@ -46,6 +46,15 @@ def torch_optimizer(h, params):
     return torch.optim.AdamW(params, lr=h["lr"], betas=h["betas"], eps=h["eps"], weight_decay=wd)
 
 
+def step_alike(optimizer, singles, references, grads):
+    """One step of the batched optimizer and of each configuration's torch.optim, from the same gradients."""
+    optimizer.step(grads)
+    for i, (ps, opt) in enumerate(zip(singles, references)):
+        for p, gr in zip(ps, grads):
+            p.grad = gr[i].clone()
+        opt.step()
+
+
 @pytest.mark.parametrize("path", PATH_CASES)
 @pytest.mark.parametrize("transposed_grads", [False, True])
 def test_each_configuration_steps_as_torch_optim_would(path, transposed_grads, on_path):
@@ -61,11 +70,7 @@ def test_each_configuration_steps_as_torch_optim_would(path, transposed_grads, o
         if transposed_grads:  # same values, other memory layout (as vmap's gradients can be)
             grads = [gr.transpose(1, 2).contiguous().transpose(1, 2) if gr.dim() == 3 else gr for gr in grads]
             grads[0] = grads[0].transpose(1, 2).contiguous().transpose(1, 2)
-        optimizer.step(grads)
-        for i, (ps, opt) in enumerate(zip(singles, references)):
-            for p, gr in zip(ps, grads):
-                p.grad = gr[i].clone()
-            opt.step()
+        step_alike(optimizer, singles, references, grads)
     # fast and reference do torch's operations; the kernel its own float32 ones (a few ulps over 30 steps)
     tol = {"rtol": 1e-5, "atol": 1e-6} if path == "triton" else {"rtol": 1e-6, "atol": 1e-7}
     for i, ps in enumerate(singles):
@@ -116,12 +121,7 @@ def test_parameters_without_decay_step_as_torch_optims_undecayed_group(path, on_
         references.append(opt)
     optimizer = BatchedOptimizer(stacked, HYPERS, path=path, decay=decay)
     for _ in range(6):  # the decay of each group shows from the first step; Triton's interpreter is slow
-        grads = [torch.randn(k, *s, generator=g).to(device) for s in SHAPES]
-        optimizer.step(grads)
-        for i, (ps, opt) in enumerate(zip(singles, references)):
-            for p, gr in zip(ps, grads):
-                p.grad = gr[i].clone()
-            opt.step()
+        step_alike(optimizer, singles, references, [torch.randn(k, *s, generator=g).to(device) for s in SHAPES])
     tol = {"rtol": 1e-5, "atol": 1e-6} if path == "triton" else {"rtol": 1e-6, "atol": 1e-7}
     for j, p in enumerate(stacked):
         for i in range(k):

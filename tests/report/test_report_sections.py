@@ -205,3 +205,9 @@ def test_a_winner_against_the_common_advice_is_explained_and_unstable_curves_say
     assert any("lr=0.1" in label and "(unstable: val loss" in label for label in labels)
     he = [Run("he_normal", "adam", 1e-3, s, v) for s, v in enumerate((0.90, 0.91, 0.92))]
     assert "common advice" not in load_report(make_study(he + runs[6:])).recommendation.verdict
+
+
+def test_optimizer_labels_keep_the_hyperparameters_stored_order(make_study):
+    runs = [Run("a", "sgd", 0.1, s, 0.8, extra={"momentum": 0.5, "dampening": 0.1}) for s in (0, 1)]
+    assert [c.optimizer for c in load_report(make_study(runs)).candidates] == ["sgd momentum=0.5 dampening=0.1"]
+

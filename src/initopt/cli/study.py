@@ -227,7 +227,7 @@ def best(
     _require_db(db)
     data = load_study(db, study)
     ranked = ranked_candidates(data)
-    if not ranked or ranked[0].n_bad == len(ranked[0].seeds) or not ranked[0].values:
+    if not ranked or not ranked[0].values:  # the best has no finished seed: nothing has
         raise ValueError(f"study {data.name!r} in {db} has no finished configuration to recommend yet")
     sys.stdout.write(snippet(config_of(data, ranked[0]), format, data.no_decay))
 

@@ -295,12 +295,12 @@ def config_of(study: StudyData, candidate: Candidate) -> ConfigRow:
     return next((r for r in rows if r.status is Status.DONE), rows[0])
 
 
-def best_per_group(ranked: list[Candidate]) -> list[tuple[Candidate, list[Candidate]]]:
-    """Per init x optimizer x weight decay, its best candidate (the first in ``ranked``) and all of its
-    candidates, in the order of their best: the terminal table's rows."""
-    groups: dict[tuple[str, str, float], list[Candidate]] = {}
+def best_per_group(ranked: list[Candidate], key=lambda c: (c.init, c.optimizer, c.weight_decay)) -> list[tuple[Candidate, list[Candidate]]]:
+    """Per group (by default init x optimizer x weight decay: the terminal table's rows), its best
+    candidate (the first in ``ranked``) and all of its candidates, in the order of their best."""
+    groups: dict = {}
     for c in ranked:
-        groups.setdefault((c.init, c.optimizer, c.weight_decay), []).append(c)
+        groups.setdefault(key(c), []).append(c)
     return [(members[0], members) for members in groups.values()]
 
 

@@ -25,6 +25,7 @@ from initopt.report.data import (
     SensitivityPanel,
     StudyData,
     Timing,
+    best_per_group,
     rank_key,
     ranked_candidates,
     variant_label,
@@ -42,10 +43,8 @@ def build_report(study: StudyData) -> Report:
     importance, importance_note = importance_section(study, candidates)
     recommendation = recommend(candidates, study.metric, study.lower_is_better, (study.inits(), study.optimizers()),
                                study.selects_on)
-    firsts = {}
-    for c in candidates:  # ranked: the first of each optimizer with a result is its best
-        if not math.isnan(c.mean):
-            firsts.setdefault(c.optimizer, c)
+    scored = [c for c in candidates if not math.isnan(c.mean)]
+    firsts = {best.optimizer: best for best, _ in best_per_group(scored, key=lambda c: c.optimizer)}
     recommendation = replace(recommendation, per_optimizer=tuple(firsts[o] for o in study.optimizers() if o in firsts))
     tied = {c.key for c in (recommendation.best, *recommendation.ties) if c is not None}
     advice = against_advice(recommendation.best, candidates, tied, study)

@@ -70,10 +70,10 @@ class PreparedWorkload:
         by ``initopt.optim.param_groups``'s rule)."""
         from initopt.optim.groups import decayed_names
 
-        rule = self.spec.train.no_decay_rule
-        if not rule:
+        rule = self._param_groups_rule()
+        if rule is None:
             return {name: True for name, p in model.named_parameters() if p.requires_grad}
-        return decayed_names(model, [n for n in rule if n != "embedding"], embeddings_decay="embedding" not in rule)
+        return decayed_names(model, **rule)
 
     def optimizer(self, model: nn.Module, config: Config):
         """The configuration's ``initopt.optim`` optimizer over ``model``: one param group, or with
@@ -81,11 +81,17 @@ class PreparedWorkload:
         from initopt import optim
 
         kwargs = optimizer_kwargs(config)
-        rule = self.spec.train.no_decay_rule
-        params = model.parameters() if not rule else optim.param_groups(
-            model, kwargs.get("weight_decay", 0.0), [n for n in rule if n != "embedding"],
-            embeddings_decay="embedding" not in rule)
+        rule = self._param_groups_rule()
+        params = model.parameters() if rule is None else optim.param_groups(model, kwargs.get("weight_decay", 0.0), **rule)
         return optim.get(config.optimizer, params, **kwargs)
+
+    def _param_groups_rule(self) -> dict[str, Any] | None:
+        """``train.no_decay`` as ``param_groups``' keyword arguments (``no_decay``, ``embeddings_decay``),
+        or None where every parameter decays."""
+        rule = self.spec.train.no_decay_rule
+        if not rule:
+            return None
+        return {"no_decay": [n for n in rule if n != "embedding"], "embeddings_decay": "embedding" not in rule}
 
     def initialized_model(self, config: Config) -> nn.Module:
         """The model of ``config``: built, then its weights drawn with the config's scheme and seed."""
