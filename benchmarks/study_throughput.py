@@ -10,10 +10,11 @@ real models):
 - ``transformer``: the built-in transformer (2 layers, d_model 64) on modular-addition.
 - ``mf``: the built-in mf (dim 32) on synthetic-ratings.
 For the others: AdamW, K/4 learning rates x 4 seeds. Both sides initialize, order the data and
-evaluate on the test split after every epoch the same way.
+evaluate the held-out splits (validation, where the spec keeps one, and test) after every epoch the
+same way.
 
 Usage: python benchmarks/study_throughput.py [--workload mlp] [--k K] [--epochs E] [--sample 8]
-       [--device cpu] [--threads N]
+       [--device cpu] [--threads N] [--plain-malloc default|kept]
 ``--sample S`` times S of the K configurations in the plain loop and scales by K / S (printed).
 """
 
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from initopt.memory import keep_freed_memory
 from initopt.study import default_spec_path, load_spec, parse_spec
 from initopt.study.engine import train_bundle
 from initopt.study.plan import plan_bundles
@@ -52,7 +54,8 @@ WORKLOADS = {
 
 
 def plain_loop(workload, config, device) -> float:
-    """One configuration the way most people write it; returns the final validation loss."""
+    """One configuration the way most people write it; returns the final validation loss. Evaluates the
+    held-out splits the bundled engine evaluates (validation and test), so both do the same work."""
     model = workload.initialized_model(config).to(device)
     loss_fn = get_loss(workload.loss)
     hyper = dict(config.hyper)
@@ -62,7 +65,8 @@ def plain_loop(workload, config, device) -> float:
         cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
         opt = cls(model.parameters(), lr=hyper["lr"], betas=tuple(hyper["betas"]), eps=hyper["eps"], weight_decay=hyper["weight_decay"])
     x, y = workload.train.x.to(device), workload.train.y.to(device)
-    x_val, y_val = workload.test.x.to(device), workload.test.y.to(device)
+    # the held-out splits the engine evaluates each epoch: the validation split (where the spec keeps one), the test split
+    held_out = [(s.x.to(device), s.y.to(device)) for s in (workload.val, workload.test) if s is not None]
     g = torch.Generator().manual_seed(config.seed)
     batch = workload.spec.train.batch_size
     for _ in range(workload.spec.train.epochs):
@@ -75,7 +79,7 @@ def plain_loop(workload, config, device) -> float:
             opt.step()
         model.eval()
         with torch.no_grad():
-            val_loss = loss_fn(model(x_val), y_val).item()
+            val_loss = [loss_fn(model(xh), yh).item() for xh, yh in held_out][0]
         model.train()
     return val_loss
 
@@ -118,9 +122,14 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--plain-malloc", choices=("default", "kept"), default="default",
+                        help="the plain loop with glibc's malloc as a script gets it (default), or with freed "
+                             "memory kept as initopt's engines keep it (initopt.memory; set before the plain loop)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.plain_malloc == "kept":
+        keep_freed_memory()
     _, default_k, default_epochs, floor = WORKLOADS[args.workload]
     args.k, args.epochs = args.k or default_k, args.epochs or default_epochs
     if args.workload == "mlp":
@@ -154,7 +163,8 @@ def main() -> None:
     steps = args.epochs * math.ceil(len(workload.train) / workload.spec.train.batch_size)
     print(f"study throughput of {args.workload} ({workload.spec.workload.model} on {workload.spec.workload.dataset}): K={k} configurations x {args.epochs} epochs ({steps} steps each), device={args.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    print(f"plain PyTorch loop, one after another: {per_config:.3f} s/config (timed {len(sample)}, scaled to K) -> {sequential:.1f} s")
+    print(f"plain PyTorch loop, one after another: {per_config:.3f} s/config (timed {len(sample)}, scaled to K) -> {sequential:.1f} s"
+          f" (malloc: {'freed memory kept' if args.plain_malloc == 'kept' else 'glibc defaults'})")
     print(f"initopt bundled engine ({len(bundles)} bundles):       {bundled:.2f} s -> {bundled / k / steps * 1e6:.1f} us per config-step")
     print(f"  of which the epochs (steps and evaluation): {sum(epoch_seconds):.3f} s; setup (building and "
           f"initializing {k} models, stacking them): {bundled - sum(epoch_seconds):.3f} s")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from initopt.memory import keep_freed_memory
 from initopt.study import bundle_state, outcomes
 from initopt.study.bundle_model import HandBatchedMLP, NotBatchable, bundle_model
 from initopt.study.bundle_step import BundleStep
@@ -61,6 +62,8 @@ def train_bundle(
     """
     started = time.perf_counter()
     device = torch.device(device)
+    if device.type == "cpu":
+        keep_freed_memory()
     run = _setup(workload, configs, device, optimizer_path, check_each_step, cuda_graph, on_notice)
     step, k, epochs = run.step, len(configs), workload.spec.train.epochs
     diverged_epoch: list[int | None] = [None] * k

@@ -6,6 +6,9 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+import torch
+
+from initopt.memory import keep_freed_memory
 from initopt.study import outcomes
 from initopt.study.spec import Config
 from initopt.study.store import EpochRecord, ResultRecord
@@ -51,6 +54,8 @@ def train_sequential(
 
     ``models``: the configurations' models already built and initialized (a bundle that could not be
     bundled hands over its own), else each is built here."""
+    if torch.device(device).type == "cpu":
+        keep_freed_memory()
     results = []
     for i, config in enumerate(configs):
         started = time.perf_counter()

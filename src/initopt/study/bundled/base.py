@@ -52,3 +52,16 @@ def stack_buffer(modules: Sequence[nn.Module], name: str) -> torch.Tensor | None
 def per_config_rows(x: torch.Tensor, k: int) -> torch.Tensor:
     """``(K * B, ..., f)`` folded rows as ``(K, B * ..., f)``: each configuration's rows as one matrix."""
     return x.reshape(k, -1, x.shape[-1])
+
+
+def to_channels(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Folded ``(K * B, C, ...)`` -> the grouped layout ``(B, K * C, ...)``: configuration ``k``'s
+    channel ``c`` becomes channel ``k * C + c`` (grouped convolution, batch norm over ``K * C`` channels)."""
+    n = x.shape[0] // k
+    return x.reshape(k, n, *x.shape[1:]).transpose(0, 1).reshape(n, k * x.shape[1], *x.shape[2:])
+
+
+def from_channels(y: torch.Tensor, k: int) -> torch.Tensor:
+    """``(B, K * C, ...)`` -> folded ``(K * B, C, ...)``."""
+    n, channels = y.shape[0], y.shape[1] // k
+    return y.reshape(n, k, channels, *y.shape[2:]).transpose(0, 1).reshape(k * n, channels, *y.shape[2:])

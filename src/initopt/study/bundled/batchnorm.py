@@ -1,7 +1,7 @@
 """``nn.BatchNorm1d`` and ``nn.BatchNorm2d`` for K configurations, each with its own batch statistics
 and running statistics (Ioffe and Szegedy 2015).
 
-The folded batch ``(K * B, C, ...)`` is laid out as ``(B, K * C, ...)``: configuration ``k``'s channel
+The folded batch ``(K * B, C, ...)`` is laid out as ``(B, K * C, ...)`` (the grouped layout): configuration ``k``'s channel
 ``c`` becomes channel ``k * C + c``, so torch's own batch norm over ``K * C`` channels computes each
 configuration's statistics over its own examples only, with the same kernel (and numbers) as K
 separate layers. The running statistics are ``(K * C)`` buffers, configuration-major.
@@ -15,23 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from initopt.study.bundled.base import BundleContext, stack, stack_buffer
-
-
-def to_channels(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Folded ``(K * B, C, ...)`` -> ``(B, K * C, ...)``."""
-    n = x.shape[0] // k
-    return x.reshape(k, n, *x.shape[1:]).transpose(0, 1).reshape(n, k * x.shape[1], *x.shape[2:])
-
-
-def from_channels(y: torch.Tensor, k: int) -> torch.Tensor:
-    """``(B, K * C, ...)`` -> folded ``(K * B, C, ...)``."""
-    n, channels = y.shape[0], y.shape[1] // k
-    return y.reshape(n, k, channels, *y.shape[2:]).transpose(0, 1).reshape(k * n, channels, *y.shape[2:])
+from initopt.study.bundled.base import BundleContext, from_channels, stack, stack_buffer, to_channels
 
 
 class BundledBatchNorm(nn.Module):
     replaces = (nn.BatchNorm1d, nn.BatchNorm2d)
+    takes_grouped = True  # computes in the (B, K * C, ...) layout: study/bundled/grouped.py
 
     def __init__(self, modules: Sequence[nn.BatchNorm1d | nn.BatchNorm2d], context: BundleContext):
         super().__init__()
@@ -46,16 +35,18 @@ class BundledBatchNorm(nn.Module):
         self.register_buffer("num_batches_tracked", None if tracked is None else tracked.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return from_channels(self.grouped(to_channels(x, self.k)), self.k)
+
+    def grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, K * C, ...)`` -> the same, normalized per configuration and channel."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         use_batch = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats
-        y = F.batch_norm(to_channels(x, self.k), _flat(self.running_mean if keep else None),
-                         _flat(self.running_var if keep else None), _flat(self.weight), _flat(self.bias),
-                         use_batch, factor, self.eps)
-        return from_channels(y, self.k)
+        return F.batch_norm(x, _flat(self.running_mean if keep else None), _flat(self.running_var if keep else None),
+                            _flat(self.weight), _flat(self.bias), use_batch, factor, self.eps)
 
 
 def _flat(t: torch.Tensor | None) -> torch.Tensor | None:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from initopt.study.bundled.base import BundleContext, Unsupported, stack
+from initopt.study.bundled.base import BundleContext, Unsupported, from_channels, stack, to_channels
 
 
 def _tap(t: torch.Tensor, j: int, positions: int, stride: int, dilation: int) -> torch.Tensor:
@@ -96,12 +96,16 @@ def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
                    dilation) -> torch.Tensor:
     """Folded ``x`` (``K * B, C, H, W``), ``weight`` ``(K, out, C, kh, kw)``, ``bias`` ``(K, out)``, as
     one grouped convolution over ``K x C`` channels (HFTA's route)."""
+    k = weight.shape[0]
+    return from_channels(grouped_conv2d_on_channels(to_channels(x, k), weight, bias, stride, padding, dilation), k)
+
+
+def grouped_conv2d_on_channels(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride, padding,
+                               dilation) -> torch.Tensor:
+    """The same on the grouped layout: ``x`` ``(B, K * C, H, W)`` -> ``(B, K * out, H', W')``."""
     k, out_channels = weight.shape[:2]
-    n = x.shape[0] // k
-    grouped = x.reshape(k, n, *x.shape[1:]).transpose(0, 1).reshape(n, k * x.shape[1], *x.shape[2:])
-    y = F.conv2d(grouped, weight.reshape(k * out_channels, *weight.shape[2:]),
-                 None if bias is None else bias.reshape(-1), stride, padding, dilation, groups=k)
-    return y.reshape(n, k, out_channels, *y.shape[2:]).transpose(0, 1).reshape(k * n, out_channels, *y.shape[2:])
+    return F.conv2d(x, weight.reshape(k * out_channels, *weight.shape[2:]), None if bias is None else bias.reshape(-1),
+                    stride, padding, dilation, groups=k)
 
 
 def _numeric_padding(module: nn.Module) -> tuple[int, ...]:
@@ -131,6 +135,11 @@ class BundledConv(nn.Module):
         self.bias = stack(modules, "bias")
         self.context = context
         self._workspace: dict = {}
+        self.takes_grouped = not self.one_d  # the 2-D convolution computes in the grouped layout
+
+    def grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, K * C, H, W)`` -> ``(B, K * out, H', W')`` (study/bundled/grouped.py)."""
+        return grouped_conv2d_on_channels(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.one_d:

@@ -4,7 +4,9 @@ batch, with each layer that has parameters, state or randomness swapped for its 
 ``FoldedBundle(models, seeds)`` walks the first model's module tree beside the K models: a module
 of a registered type becomes its bundled layer (stacking the K modules' parameters); a module with
 neither parameters, buffers nor dropout below it is kept as it is (shared by every configuration); a
-container is rebuilt from its converted children (the user's ``forward`` is untouched); a module that
+container is rebuilt from its converted children (the user's ``forward`` is untouched; an
+``nn.Sequential``'s runs of convolution, batch norm, activation and pooling go through the grouped
+layout from end to end: :mod:`initopt.study.bundled.grouped`); a module that
 holds parameters of its own and has no bundled layer goes through the generic path
 (:mod:`initopt.study.bundled.generic`), and one that holds buffers too cannot be bundled.
 """
@@ -19,6 +21,7 @@ from torch import nn
 
 from initopt.study.bundled.base import BundleContext, Unsupported
 from initopt.study.bundled.generic import GenericLayer
+from initopt.study.bundled.grouped import group_runs
 
 
 EVAL_EXAMPLES = 1024  # examples of all configurations together in one evaluation chunk
@@ -81,7 +84,7 @@ class FoldedBundle:
             child: self._convert(sub, [m._modules[child] for m in modules], f"{path}.{child}" if path else child, registry)
             for child, sub in template._modules.items()
         }
-        return converted
+        return group_runs(converted, self.k) if type(template) is nn.Sequential else converted
 
     def _generic(self, template: nn.Module, modules: list[nn.Module], name: str, why: str) -> nn.Module:
         if any(True for _ in template.buffers()):

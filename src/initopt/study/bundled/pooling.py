@@ -45,6 +45,7 @@ def _pair(v) -> list[int]:
 
 class BundledMaxPool2d(nn.Module):
     replaces = (nn.MaxPool2d,)
+    takes_grouped = True  # study/bundled/grouped.py
 
     def __init__(self, modules: Sequence[nn.MaxPool2d], context: BundleContext):
         super().__init__()
@@ -61,3 +62,10 @@ class BundledMaxPool2d(nn.Module):
             return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), kernel_size, stride, padding,
                                 dilation, ceil_mode).contiguous()
         return _ChannelsLastMaxPool2d.apply(x, *self.geometry)
+
+    def grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """Per plane, so the grouped layout's too; a channels-last input (a grouped run on the CPU)
+        goes straight to torch's channels-last kernel."""
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() and not self.template.return_indices:
+            return F.max_pool2d(x, *self.geometry)
+        return self.forward(x)
