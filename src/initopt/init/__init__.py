@@ -12,7 +12,7 @@ See docs/init.md for every scheme's formula, source and conventions.
 
 from __future__ import annotations
 
-from initopt.init.apply import LAST_LAYER, RESIDUAL_LAYERS, initialize
+from initopt.init.apply import LAST_LAYER, RESIDUAL_LAYERS, initialize, parameter_roles
 from initopt.init.distributions import Distribution, Kind
 from initopt.init.explain import Explanation, explain
 from initopt.init.fans import NONLINEARITIES, calculate_gain, compute_fans
@@ -75,6 +75,7 @@ __all__ = [
     "he_uniform",
     "identity",
     "initialize",
+    "parameter_roles",
     "initialize_with_data",
     "is_residual_projection",
     "kaiming_normal",

@@ -29,7 +29,7 @@ from initopt.init.scheme import Scheme
 from initopt.init.schemes import constant, zeros
 from initopt.init.summary import InitRecord, InitSummary, SkippedParam
 
-__all__ = ["LAST_LAYER", "RESIDUAL_LAYERS", "RuleKey", "initialize"]
+__all__ = ["LAST_LAYER", "RESIDUAL_LAYERS", "RuleKey", "initialize", "parameter_roles"]
 
 #: Rules key naming the last Linear/Conv layer in ``named_modules()`` order (the output head).
 LAST_LAYER = "@last"
@@ -229,11 +229,35 @@ def _step(
     return _Step(name, module, pname, param, scheme, fan_in, fan_out, None if chosen is None else rule, role)
 
 
+def _layout(modules: list[tuple[str, nn.Module]]) -> _Layout:
+    linear_conv = [m for _, m in modules if isinstance(m, _LINEAR_CONV)]
+    return _Layout(linear_conv[-1] if linear_conv else None, frozenset(map(id, residual_projections(modules))))
+
+
+def parameter_roles(model: nn.Module) -> dict[str, Role]:
+    """Each parameter's qualified name -> its :class:`~initopt.init.roles.Role`, as ``initialize`` reads
+    it; a shared parameter is named where it first appears; parameters ``initialize`` leaves alone
+    (lazy ones, scalars, 1-D tensors not named bias outside layers and norms) are not listed."""
+    modules = list(model.named_modules())
+    layout = _layout(modules)
+    roles: dict[str, Role] = {}
+    seen: set[int] = set()
+    for name, module in modules:
+        is_layer, is_norm = isinstance(module, _LAYERS), isinstance(module, _NORMS)
+        for pname, param in module.named_parameters(recurse=False):
+            if id(param) in seen or isinstance(param, UninitializedParameter):
+                continue
+            seen.add(id(param))
+            slot = _slot(pname, param, is_layer, is_norm)
+            if slot is not None:
+                roles[f"{name}.{pname}" if name else pname] = _role_of(module, pname, param, slot, layout)
+    return roles
+
+
 def _plan(model: nn.Module, defaults: _Defaults, rules: list[_Rule]) -> tuple[list[_Step], list[SkippedParam]]:
     modules = list(model.named_modules())
     by_name = dict(modules)
-    linear_conv = [m for _, m in modules if isinstance(m, _LINEAR_CONV)]
-    layout = _Layout(linear_conv[-1] if linear_conv else None, frozenset(map(id, residual_projections(modules))))
+    layout = _layout(modules)
     owner: dict[int, str] = {}
     steps: list[_Step] = []
     skipped: list[SkippedParam] = []

@@ -11,15 +11,19 @@ The functional APIs keep torch's names and live in their modules (``initopt.opti
 ``initopt.optim.sgd.sgd``); they are not re-exported so that ``initopt.optim.adam`` stays the module.
 """
 
+from .adafactor import Adafactor
 from .adam import Adam, AdamW, adam_moments_, adam_step_size, adam_update_
 from .decay import DECAY_MODES, decoupled_decay_, effective_weight_decay, l2_grad
 from .groups import param_groups
+from .muon import Muon, muon_param_groups, newton_schulz
 from .registry import get, names
 from .sgd import SGD, nesterov_direction, sgd_momentum, sgd_update_
 
 __all__ = [
     "DECAY_MODES",
+    "Muon",
     "SGD",
+    "Adafactor",
     "Adam",
     "AdamW",
     "adam_moments_",
@@ -29,8 +33,10 @@ __all__ = [
     "effective_weight_decay",
     "get",
     "l2_grad",
+    "muon_param_groups",
     "names",
     "nesterov_direction",
+    "newton_schulz",
     "param_groups",
     "sgd_momentum",
     "sgd_update_",
