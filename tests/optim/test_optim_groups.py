@@ -77,5 +77,5 @@ def test_empty_group_dropped() -> None:
 
 
 def test_negative_weight_decay_rejected() -> None:
-    with pytest.raises(ValueError, match="weight_decay=-0.1"):
+    with pytest.raises(ValueError, match="^Invalid weight_decay value: -0.1$"):
         param_groups(nn.Linear(2, 2), -0.1)

@@ -15,14 +15,18 @@ from .adafactor import Adafactor
 from .adam import Adam, AdamW, adam_moments_, adam_step_size, adam_update_
 from .decay import DECAY_MODES, decoupled_decay_, effective_weight_decay, l2_grad
 from .groups import param_groups
+from .lion import Lion, lion_update_
 from .muon import Muon, muon_param_groups, newton_schulz
 from .registry import get, names
+from .schedule_free import ScheduleFreeAdamW
 from .sgd import SGD, nesterov_direction, sgd_momentum, sgd_update_
 
 __all__ = [
     "DECAY_MODES",
+    "Lion",
     "Muon",
     "SGD",
+    "ScheduleFreeAdamW",
     "Adafactor",
     "Adam",
     "AdamW",
@@ -33,6 +37,7 @@ __all__ = [
     "effective_weight_decay",
     "get",
     "l2_grad",
+    "lion_update_",
     "muon_param_groups",
     "names",
     "nesterov_direction",

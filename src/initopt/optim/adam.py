@@ -28,16 +28,19 @@ from .optimizer import (
     _use_grad_for_differentiable,
     cast_like,
     check_beta,
+    check_beta_types,
     check_choice,
     check_nonnegative,
     check_state_dtype,
     choose_path,
     device_tensor,
+    invalid,
     is_host_scalar,
     item,
     kahan_for,
     low_precision_state,
     present,
+    saved_copy,
     to_scalar,
     view_as_real,
 )
@@ -132,9 +135,8 @@ def adam_update_(
             torch.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         second = max_exp_avg_sq
     denom = (second.sqrt() / cast_like(bias_correction2_sqrt, second)).add_(cast_like(eps, second))
+    exp_avg = saved_copy(exp_avg, torch.is_grad_enabled())  # kept by autograd; lerp_'d next step
     if is_host_scalar(step_size):
-        if torch.is_grad_enabled():  # autograd keeps this step's m; the next step overwrites it
-            exp_avg = exp_avg.clone()
         param.addcdiv_(exp_avg, denom, value=-step_size)
     else:  # addcdiv's value must be a number: round(m/d) * step as addcdiv computes it
         param.addcmul_(exp_avg / denom, cast_like(-step_size, param))
@@ -165,7 +167,7 @@ class Adam(BaseOptimizer):
     Args (names, order and defaults of ``torch.optim.Adam``, plus ``decay``):
         params: parameters, named parameters, or param-group dicts.
         lr: :math:`\gamma` (float or 1-element tensor; default 1e-3).
-        betas: :math:`(\beta_1, \beta_2)`, each in [0, 1); floats or 1-element tensors.
+        betas: :math:`(\beta_1, \beta_2)`, each in [0, 1); both floats or both 1-element tensors.
         eps: :math:`\epsilon \ge 0` (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 0).
         amsgrad: the AMSGrad variant (default False).
@@ -223,8 +225,6 @@ class Adam(BaseOptimizer):
         state_dtype: torch.dtype | None = None,
         kahan_sum: bool | None = None,
     ) -> None:
-        if isinstance(betas, (tuple, list)) and len(betas) == 2:
-            betas = (to_scalar(betas[0]), to_scalar(betas[1]))
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -242,6 +242,7 @@ class Adam(BaseOptimizer):
             "kahan_sum": kahan_sum,
         }
         self.check_group(defaults)
+        defaults["betas"] = (to_scalar(betas[0]), to_scalar(betas[1]))
         super().__init__(params, defaults)
         self.choose_default_fused()
         if fused:
@@ -252,21 +253,23 @@ class Adam(BaseOptimizer):
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
     def check_group(self, group: dict[str, Any]) -> None:
-        """``ValueError`` for lr, eps or weight_decay < 0, betas outside [0, 1), a bad decay."""
+        """``ValueError`` for lr, eps or weight_decay < 0, betas outside [0, 1), a bad decay;
+        torch.optim.Adam's checks in its order and with its texts, then initopt's."""
         check_nonnegative("lr", group["lr"])
         check_nonnegative("eps", group["eps"])
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"invalid betas={betas!r}: must be a pair (beta1, beta2)")
-        check_beta("betas[0]", betas[0])
-        check_beta("betas[1]", betas[1])
+            raise invalid("betas", betas, "must be a pair (beta1, beta2)")
+        check_beta(0, betas[0])
+        check_beta(1, betas[1])
         check_nonnegative("weight_decay", group["weight_decay"])
+        check_beta_types(betas)
         check_choice("decay", group["decay"], DECAY_MODES)
         check_state_dtype(group.get("state_dtype"))
         if group["decay"] == "independent" and not group["decoupled_weight_decay"]:
-            raise ValueError(
-                "invalid decay='independent': it scales decoupled weight decay; use AdamW or "
-                "Adam(decoupled_weight_decay=True)"
+            raise invalid(
+                "decay", "independent",
+                "it scales decoupled weight decay; use AdamW or Adam(decoupled_weight_decay=True)",
             )
 
     def complete_group(self, group: dict[str, Any]) -> None:
@@ -275,9 +278,9 @@ class Adam(BaseOptimizer):
             # torch LR schedulers setdefault the same key, so theirs and ours agree
             initial_lr = group.setdefault("initial_lr", item(group["lr"]))
             if not initial_lr > 0:
-                raise ValueError(
-                    f"invalid initial_lr={initial_lr!r} with decay='independent': the decay is "
-                    "weight_decay * lr / initial_lr, so initial_lr must be > 0"
+                raise invalid(
+                    "initial_lr", initial_lr,
+                    "decay='independent' decays by weight_decay * lr / initial_lr, so initial_lr must be > 0",
                 )
         # Old checkpoints stored ``step`` as a number (torch.optim converts it the same way).
         for p in group["params"]:
@@ -601,7 +604,7 @@ def _single_tensor_adam(
             if decoupled_weight_decay:
                 decoupled_decay_(param, lr, weight_decay)
             else:
-                grad = l2_grad(grad, param, weight_decay)
+                grad = l2_grad(grad, saved_copy(param, differentiable), weight_decay)
         if torch.is_complex(param):  # complex numbers as pairs of reals (moments per component)
             grad, exp_avg, exp_avg_sq, param = (
                 torch.view_as_real(t) for t in (grad, exp_avg, exp_avg_sq, param)
@@ -613,7 +616,7 @@ def _single_tensor_adam(
         adam_moments_(exp_avg, exp_avg_sq, grad, b1, beta2)
         # a host number, except where torch keeps the tensor: graph capture (no host sync) and
         # differentiable (torch then computes the bias corrections in float32; we follow)
-        step = step_t if capturable or differentiable else step_t.item()
+        step = saved_copy(step_t, differentiable) if capturable or differentiable else step_t.item()
         adam_update_(
             param, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=step,
             max_exp_avg_sq=max_exp_avg_sq,

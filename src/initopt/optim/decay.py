@@ -44,7 +44,10 @@ def l2_grad(grad: Tensor, param: Tensor, weight_decay: float | Tensor) -> Tensor
     r"""L2 penalty folded into the gradient: :math:`g + \lambda\theta` (a new tensor).
 
     ``weight_decay`` is a number or a tensor broadcastable against ``param``.
-    Computed as ``grad.add(param, alpha=weight_decay)``, the op ``torch.optim`` uses.
+    Computed as ``grad.add(param, alpha=weight_decay)``, the op ``torch.optim`` uses. A tensor
+    ``weight_decay`` that requires grad makes autograd keep ``param`` (for
+    :math:`\partial/\partial\lambda`), so a differentiable step passes a copy: it updates the
+    parameter in place right after.
     """
     return axpy(grad, param, weight_decay)
 

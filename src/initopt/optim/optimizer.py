@@ -4,8 +4,9 @@ The optimizers subclass :class:`torch.optim.Optimizer`, so LR schedulers, ``Grad
 hooks and ``state_dict`` / ``load_state_dict`` work exactly as with ``torch.optim``. What this
 module adds is what every optimizer here needs once:
 
-* checks that raise ``ValueError`` naming the hyperparameter, its value and the rule
-  (``torch.optim`` checks the constructor only; we check every param group too);
+* checks that raise ``torch.optim``'s exceptions with its texts (``Invalid learning rate: -1.0``),
+  and in its words, with the rule added, where it checks nothing (``decay``, ``state_dtype``);
+  ``torch.optim`` checks the constructor only, we check every param group too;
 * the choice between the three implementations of one update (``"single"``: a readable
   per-tensor loop, ``"foreach"``: ``torch._foreach_*`` over tensor lists, ``"fused"``: one
   kernel per device and dtype);
@@ -41,13 +42,16 @@ __all__ = [
     "axpy_",
     "cast_like",
     "check_beta",
+    "check_beta_types",
     "check_choice",
     "check_nonnegative",
     "check_one_element",
     "choose_path",
     "device_tensor",
+    "invalid",
     "is_host_scalar",
     "item",
+    "saved_copy",
     "to_scalar",
     "view_as_real",
 ]
@@ -122,6 +126,14 @@ def to_scalar(x: float | Tensor) -> float | Tensor:
     return x
 
 
+def saved_copy(x: Tensor, differentiable: bool) -> Tensor:
+    """``x`` for an op whose backward keeps it: a copy when ``differentiable`` (autograd records
+    the step), because this step or the next updates ``x`` in place (the parameter, ``exp_avg``,
+    ``momentum_buffer``, ``step``) and autograd refuses a saved tensor changed since (the
+    ``.clone()``s of torch.optim's differentiable path); ``x`` itself otherwise (no copy)."""
+    return x.clone() if differentiable else x
+
+
 def view_as_real(params: list[Tensor], *others: list[Tensor]) -> None:
     """Replace complex tensors (and their state/grad partners) by real views, in the lists."""
     for i, p in enumerate(params):
@@ -134,32 +146,50 @@ def view_as_real(params: list[Tensor], *others: list[Tensor]) -> None:
 # --------------------------------------------------------------------------------------------
 # Checks at the boundary
 # --------------------------------------------------------------------------------------------
-def _show(value: Any) -> str:
-    if isinstance(value, Tensor) and value.numel() == 1:
-        return f"tensor({value.item()!r})"
-    return repr(value)
+#: how torch.optim's messages name a hyperparameter ("Invalid learning rate: -1.0"); any other
+#: name ``x`` reads "Invalid x value: ..." ("Invalid weight_decay value: -0.1")
+_MESSAGE_NAMES = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def invalid(name: str, value: Any, rule: str = "") -> ValueError:
+    """``ValueError("Invalid <name>: <value>")`` in torch.optim's words, value as torch prints it.
+
+    ``rule`` (for checks torch.optim does not make) follows in parentheses:
+    ``invalid("decay", "x", "must be one of ...")`` -> ``Invalid decay value: 'x' (must be one of ...)``.
+    """
+    shown = repr(value) if isinstance(value, str) else f"{value}"
+    message = f"Invalid {_MESSAGE_NAMES.get(name, f'{name} value')}: {shown}"
+    return ValueError(f"{message} ({rule})" if rule else message)
 
 
 def check_one_element(name: str, value: Any) -> None:
-    """A tensor hyperparameter of an optimizer class must hold one number (as in torch.optim)."""
+    """A tensor hyperparameter must hold one number: ``Tensor lr must be 1-element`` (torch's text)."""
     if isinstance(value, Tensor) and value.numel() != 1:
-        raise ValueError(
-            f"invalid {name}: a tensor {name} must have 1 element, got shape {tuple(value.shape)}"
-        )
+        raise ValueError(f"Tensor {name} must be 1-element")
 
 
 def check_nonnegative(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value >= 0`` (NaN fails too)."""
+    """Raise ``ValueError`` unless ``value >= 0`` (NaN fails too), in torch.optim's words."""
     check_one_element(name, value)
     if not value >= 0:
-        raise ValueError(f"invalid {name}={_show(value)}: must be >= 0")
+        raise invalid(name, value)
 
 
-def check_beta(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``0 <= value < 1``."""
-    check_one_element(name, value)
+def check_beta(index: int, value: Any) -> None:
+    """Raise ``ValueError`` unless ``0 <= betas[index] < 1``, in torch.optim's words.
+
+    The 1-element check comes first: torch.optim compares first, and a tensor of several
+    betas then fails with autograd's "Boolean value of Tensor ... is ambiguous" RuntimeError.
+    """
+    check_one_element(f"betas[{index}]", value)
     if not 0.0 <= value < 1.0:
-        raise ValueError(f"invalid {name}={_show(value)}: must be in [0, 1)")
+        raise ValueError(f"Invalid beta parameter at index {index}: {value}")
+
+
+def check_beta_types(betas: Sequence[Any]) -> None:
+    """Both betas floats or both tensors, as torch.optim.Adam requires (its text)."""
+    if not all(isinstance(b, float) for b in betas) and not all(isinstance(b, Tensor) for b in betas):
+        raise ValueError("betas must be either both floats or both Tensors")
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
@@ -168,7 +198,7 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
         return
     close = difflib.get_close_matches(str(value), choices, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"invalid {name}={value!r}: must be one of {tuple(choices)}{hint}")
+    raise invalid(name, value, f"must be one of {tuple(choices)}{hint}")
 
 
 #: the dtypes optimizer state may be kept in (``state_dtype``); None: the parameter's dtype
@@ -180,9 +210,9 @@ LOW_PRECISION = (torch.bfloat16, torch.float16)
 def check_state_dtype(value: Any) -> None:
     """Raise ``ValueError`` unless ``value`` is a dtype state may be kept in."""
     if value not in STATE_DTYPES:
-        raise ValueError(
-            f"invalid state_dtype={value!r}: must be None (the parameter's dtype), torch.float32, "
-            "torch.bfloat16 or torch.float16"
+        raise invalid(
+            "state_dtype", value,
+            "must be None (the parameter's dtype), torch.float32, torch.bfloat16 or torch.float16",
         )
 
 

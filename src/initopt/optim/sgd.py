@@ -30,6 +30,7 @@ from .optimizer import (
     item,
     kahan_for,
     present,
+    saved_copy,
     to_scalar,
 )
 
@@ -163,17 +164,15 @@ class SGD(BaseOptimizer):
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
     def check_group(self, group: dict[str, Any]) -> None:
-        """``ValueError`` for lr, momentum or weight_decay < 0, or a Nesterov misconfiguration."""
+        """``ValueError`` for lr, momentum or weight_decay < 0, or a Nesterov misconfiguration;
+        torch.optim.SGD's checks in its order and with its texts, then initopt's."""
         check_nonnegative("lr", group["lr"])
         check_nonnegative("momentum", group["momentum"])
-        check_one_element("dampening", group["dampening"])
         check_nonnegative("weight_decay", group["weight_decay"])
-        check_state_dtype(group.get("state_dtype"))
+        check_one_element("dampening", group["dampening"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(
-                "invalid nesterov=True: Nesterov momentum requires momentum > 0 and dampening == 0,"
-                f" got momentum={group['momentum']!r}, dampening={group['dampening']!r}"
-            )
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        check_state_dtype(group.get("state_dtype"))
 
     def _init_group(
         self,
@@ -301,7 +300,7 @@ def sgd(
     func(
         params, d_p_list, momentum_buffer_list, weight_decay=weight_decay, momentum=momentum,
         lr=lr, dampening=dampening, nesterov=nesterov, maximize=maximize,
-        has_sparse_grad=has_sparse_grad,
+        has_sparse_grad=has_sparse_grad, differentiable=differentiable,
     )  # fmt: skip
 
 
@@ -317,18 +316,22 @@ def _single_tensor_sgd(
     nesterov: bool,
     maximize: bool,
     has_sparse_grad: bool,
+    differentiable: bool = False,
 ) -> None:
     """Reference path: the algorithm box, one tensor at a time."""
     lr = to_scalar(lr)
     for i, param in enumerate(params):
         grad = grads[i] if not maximize else -grads[i]
         if weight_decay != 0:
-            grad = l2_grad(grad, param, weight_decay)
+            grad = l2_grad(grad, saved_copy(param, differentiable), weight_decay)
         if momentum != 0:
             buf = momentum_buffer_list[i] = sgd_momentum(
                 momentum_buffer_list[i], grad, momentum, dampening
             )
-            grad = nesterov_direction(grad, buf, momentum) if nesterov else buf
+            if nesterov:
+                grad = nesterov_direction(grad, buf, momentum)
+            else:  # sgd_update_ keeps the direction for d/d lr; the next step updates buf in place
+                grad = saved_copy(buf, differentiable)
         sgd_update_(param, grad, lr)
 
 
@@ -344,8 +347,10 @@ def _multi_tensor_sgd(
     nesterov: bool,
     maximize: bool,
     has_sparse_grad: bool,
+    differentiable: bool = False,
 ) -> None:
-    """Foreach path: the same ops as :func:`_single_tensor_sgd`, over lists per device/dtype."""
+    """Foreach path: the same ops as :func:`_single_tensor_sgd`, over lists per device/dtype
+    (``differentiable``: the shared signature; only the per-tensor path copies what autograd keeps)."""
     if not params:
         return
     # A tensor lr / weight decay is read once: foreach ops take Python scalars (exact for f32).
