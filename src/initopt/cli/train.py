@@ -8,9 +8,12 @@ loss), He initialization, AdamW (lr 1e-3, weight decay 1e-5), binary cross-entro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from initopt.optim.schedules import Schedule
 
 
 def train(
@@ -25,6 +28,9 @@ def train(
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
     weight_decay: Annotated[float, typer.Option("--weight-decay", help="Weight decay (decoupled for AdamW, L2 for SGD/Adam), on weights: biases and norms take none.")] = 1e-5,
     momentum: Annotated[float, typer.Option(help="Momentum (SGD only).")] = 0.0,
+    schedule: Annotated[str | None, typer.Option(help="Learning-rate schedule over all the steps: constant, warmup-cosine, wsd, wsd-1sqrt or step, NAME[:key=value,...] for more settings, e.g. step:gamma=0.5 (see docs/optim.md). Default: none (the lr stays --lr).")] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warmup as a fraction of all the steps, in [0, 1) (warmup-cosine, wsd, wsd-1sqrt; default 0.05).")] = None,
+    decay_fraction: Annotated[float | None, typer.Option("--decay-fraction", help="The last fraction of the steps that cools down, in [0, 1] (wsd, wsd-1sqrt; default 0.2).")] = None,
     epochs: Annotated[int, typer.Option(help="Epochs to train.")] = 10,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Examples per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for the init draw and the data order.")] = 0,
@@ -38,10 +44,15 @@ def train(
         raise ValueError(f"--epochs must be >= 0, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    if not lr >= 0:
+        raise ValueError(f"--lr must be >= 0, got {lr}")
+    if not weight_decay >= 0:
+        raise ValueError(f"--weight-decay must be >= 0, got {weight_decay}")
     if not 0 <= momentum < 1:
         raise ValueError(f"--momentum must be in [0, 1), got {momentum}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"--verbose must be 0, 1 or 2, got {verbose}")
+    lr_schedule = _schedule(schedule, warmup, decay_fraction)
     from initopt.cli.options import parse_assignments, parse_scheme
 
     model_options, given_as = _model_options(model, model_option or [], hidden, activation)
@@ -111,8 +122,9 @@ def train(
         settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
         described = (describe_mlp(info.n_features, model_options["hidden"], info.output_dim, model_options["activation"])
                      if is_mlp else model.strip())
+        scheduled = f" | lr schedule {lr_schedule.label}" if lr_schedule else ""
         print(f"{described} | init {scheme!r} | "
-              f"{type(opt).__name__}({settings}) | loss {loss_used}")
+              f"{type(opt).__name__}({settings}){scheduled} | loss {loss_used}")
         inputs = {"tokens": f"sequences of {info.n_features} tokens (vocabulary {info.vocab_size})",
                   "pairs": f"(user, item) pairs of {info.n_users} users x {info.n_items} items"}
         print(f"{info.name}: {info.n_train} train / {info.n_val} validation / {info.n_test} test, "
@@ -120,7 +132,8 @@ def train(
               f" | torch {torch.__version__}, {torch.get_num_threads()} thread{'' if torch.get_num_threads() == 1 else 's'}")
     # without a validation split the test split stands in for it (and the output says so)
     history = fit(net, opt, splits.train, loss=loss_used, metrics=(metric,), epochs=epochs, batch_size=batch_size,
-                  validation=splits.test if splits.val is None else splits.val, seed=seed, verbose=verbose)
+                  validation=splits.test if splits.val is None else splits.val, seed=seed, verbose=verbose,
+                  schedule=lr_schedule)
     if verbose:
         if history.diverged:
             print(f"Diverged at epoch {history.diverged_epoch}: try a smaller --lr or another --init.")
@@ -134,6 +147,24 @@ def train(
             print(f"Test: loss {test['loss']:.4f} - {metric} {test[metric]:.4f} ({history.seconds:.1f}s){note}")
     if history.diverged:
         raise typer.Exit(1)
+
+
+def _schedule(text: str | None, warmup: float | None, decay_fraction: float | None) -> Schedule | None:
+    """The ``Schedule`` that ``--schedule``, ``--warmup`` and ``--decay-fraction`` give, or None; a bad
+    one is a ``ValueError`` naming the flag it came from."""
+    from initopt.optim.schedules import ScheduleError, parse_schedule
+
+    flags = {"warmup_fraction": ("--warmup", warmup), "decay_fraction": ("--decay-fraction", decay_fraction)}
+    if text is None:
+        for flag, value in flags.values():
+            if value is not None:
+                raise ValueError(f"{flag}: applies to a --schedule (warmup-cosine, wsd or wsd-1sqrt), and none is given")
+        return None
+    try:
+        return parse_schedule(text, **{field: value for field, (_, value) in flags.items() if value is not None})
+    except ScheduleError as exc:
+        flag, value = flags.get(exc.field, ("--schedule", None))
+        raise ValueError(f"{flag if value is not None else '--schedule'}: {exc}") from None
 
 
 def _is_mlp(model: str) -> bool:

@@ -19,6 +19,7 @@ from .lion import Lion, lion_update_
 from .muon import Muon, muon_param_groups, newton_schulz
 from .registry import get, names
 from .schedule_free import ScheduleFreeAdamW
+from .schedules import Schedule, ScheduleError, parse_schedule, scheduler
 from .sgd import SGD, nesterov_direction, sgd_momentum, sgd_update_
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "Lion",
     "Muon",
     "SGD",
+    "Schedule",
+    "ScheduleError",
     "ScheduleFreeAdamW",
     "Adafactor",
     "Adam",
@@ -43,6 +46,8 @@ __all__ = [
     "nesterov_direction",
     "newton_schulz",
     "param_groups",
+    "parse_schedule",
+    "scheduler",
     "sgd_momentum",
     "sgd_update_",
 ]

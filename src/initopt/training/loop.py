@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from initopt.optim.schedules import Schedule, scheduler
 from initopt.training.batches import Batches
 from initopt.training.callbacks import Callback, LoopState
 from initopt.training.history import History
@@ -36,6 +37,7 @@ def fit(
     callbacks: Iterable[Callback] = (),
     verbose: int = 1,
     shuffle: bool = True,
+    schedule: Schedule | str | None = None,
 ) -> History:
     """Train ``model`` with ``optimizer`` on ``data`` for ``epochs``; return the History.
 
@@ -43,7 +45,12 @@ def fit(
     Each epoch visits the examples in an order drawn from ``seed``; the global RNG is forked for the
     duration (dropout and friends draw from ``seed`` too), so the same seed gives the same History on
     the CPU and the caller's RNG state is left as it was. ``verbose``: 0 silent, 1 progress bar (on a
-    terminal) and a line per epoch, 2 a line per epoch.
+    terminal) and a line per epoch, 2 a line per epoch. ``schedule``: a learning-rate
+    :class:`~initopt.optim.schedules.Schedule` (or its name) over the ``epochs * steps`` planned
+    optimizer steps, applied through ``initopt.optim.schedules.scheduler`` (so the optimizer's
+    ``lr`` ends at the schedule's last value); the History then records ``lr``, the first param
+    group's lr at each epoch's last step (Keras 2's key; Keras 3 says ``learning_rate``). ``None``
+    leaves the lr alone.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
@@ -56,6 +63,7 @@ def fit(
     device = _device_of(model)
     steps = math.ceil(len(train) / batch_size)
     history = History(params={"epochs": epochs, "steps": steps, "batch_size": batch_size, "seed": seed})
+    lr_schedule = scheduler(optimizer, schedule, epochs * steps) if schedule is not None else None
     state = LoopState(model, optimizer, history, epochs, steps)
     callbacks = list(callbacks)
     for callback in callbacks:
@@ -72,7 +80,8 @@ def fit(
             if progress:
                 progress.begin_epoch(epoch)
             order = torch.randperm(len(train), generator=order_rng) if shuffle else torch.arange(len(train))
-            logs, steps_done = _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns, device, progress, callbacks)
+            logs, steps_done = _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns, device, progress, callbacks,
+                                            lr_schedule)
             if steps_done is not None:  # a non-finite loss at step `steps_done`
                 history.diverged, history.diverged_epoch = True, epoch
                 history.record(epoch - 1, {key: math.nan for key in logs})
@@ -92,8 +101,9 @@ def fit(
     return history
 
 
-def _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns, device, progress, callbacks):
-    """One pass over ``train``; returns (mean logs, None) or (logs so far, step) at a non-finite loss."""
+def _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns, device, progress, callbacks, lr_schedule):
+    """One pass over ``train``; returns (mean logs, None) or (logs so far, step) at a non-finite loss.
+    With ``lr_schedule`` the logs end with the lr of the epoch's last step."""
     model.train()
     sums = {"loss": 0.0, **{m.name: 0.0 for m in metric_fns}}
     seen = 0
@@ -107,6 +117,9 @@ def _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns
             return sums, step
         batch_loss.backward()
         optimizer.step()
+        if lr_schedule is not None:
+            lr = optimizer.param_groups[0]["lr"]
+            lr_schedule.step()
         n = len(y)
         seen += n
         sums["loss"] += value * n
@@ -117,7 +130,10 @@ def _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns
         if progress:
             progress.update(step, logs)
         _each(callbacks, "on_batch_end", step - 1, logs)
-    return _means(sums, seen, metric_fns), None
+    logs = _means(sums, seen, metric_fns)
+    if lr_schedule is not None:
+        logs["lr"] = float(lr)
+    return logs, None
 
 
 def _means(sums: dict[str, float], n: int, metric_fns: Sequence[Metric]) -> dict[str, float]:

@@ -17,7 +17,9 @@ REDRAW_SECONDS = 0.05  # redrawing more often than this costs more than it shows
 
 
 def format_logs(logs: dict[str, float]) -> str:
-    return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """``key: value`` pairs, four decimals; a learning rate below 1e-3 in ``.4e`` (as Keras prints it)."""
+    return " - ".join(f"{key}: {value:.4e}" if key == "lr" and 0 < abs(value) < 1e-3 else f"{key}: {value:.4f}"
+                      for key, value in logs.items())
 
 
 def format_seconds(seconds: float) -> str:
