@@ -130,3 +130,47 @@ def test_parameters_without_decay_step_as_torch_optims_undecayed_group(path, on_
     optimizer.load_state_dict(state)  # a checkpoint of both groups goes back in
     with pytest.raises(ValueError, match="one flag per parameter"):
         BatchedOptimizer(stacked, HYPERS, decay=[True])
+
+
+SCHEDULED = [  # one schedule per configuration; the last AdamW decays independently of the lr (its decay follows the schedule)
+    dict(HYPERS[0], schedule="step"),
+    dict(HYPERS[2], schedule="wsd-1sqrt", warmup=0.2),
+    dict(HYPERS[3]),
+    dict(HYPERS[5], schedule="warmup-cosine", warmup=0.3),
+    dict(HYPERS[6], schedule="wsd", warmup=0.1),
+    dict(HYPERS[7], schedule="warmup-cosine"),
+]
+
+
+@pytest.mark.parametrize("path", PATH_CASES)
+def test_each_configuration_follows_its_schedule_as_torch_optim_with_a_lambdalr(path, on_path):
+    from initopt import optim
+    from initopt.optim.schedules import schedule_of, scheduler
+
+    device, steps = on_path(path), 12
+    torch.manual_seed(0)
+    stacked = [torch.randn(len(SCHEDULED), *shape, device=device) for shape in SHAPES]
+    singles = [[p[i].clone().requires_grad_() for p in stacked] for i in range(len(SCHEDULED))]
+    references, schedulers = [], []
+    for h, ps in zip(SCHEDULED, singles):
+        independent = h.get("decay") == "independent"  # initopt's AdamW: decay lr-independent, following the schedule
+        opt = optim.AdamW(ps, lr=h["lr"], betas=h["betas"], eps=h["eps"], weight_decay=h["weight_decay"],
+                          decay="independent") if independent else torch_optimizer(h, ps)
+        references.append(opt)
+        schedulers.append(None if schedule_of(h) is None else scheduler(opt, schedule_of(h), steps))
+    optimizer = BatchedOptimizer(stacked, SCHEDULED, path=path, total_steps=steps)
+    for _ in range(steps):
+        grads = [torch.randn_like(p) for p in stacked]
+        step_alike(optimizer, singles, references, grads)
+        for lr_schedule in schedulers:
+            if lr_schedule is not None:
+                lr_schedule.step()
+    tol = {"rtol": 1e-5, "atol": 1e-6} if path == "triton" else {"rtol": 1e-6, "atol": 1e-7}
+    for i, ps in enumerate(singles):
+        for p, single in zip(stacked, ps):
+            torch.testing.assert_close(p[i], single.detach(), **tol)
+
+
+def test_a_schedule_needs_the_total_steps():
+    with pytest.raises(ValueError, match="total_steps"):
+        BatchedOptimizer([torch.zeros(2, 3)], [dict(HYPERS[6], schedule="wsd"), dict(HYPERS[6])])

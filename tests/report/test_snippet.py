@@ -131,3 +131,23 @@ def test_study_best_prints_the_reports_winner(tiny_db, tiny_report):
 
     result = CliRunner().invoke(app, ["best", "--db", str(tiny_db), "--format", "rust"])
     assert isinstance(result.exception, ValueError) and "--format must be one of python, keras, toml" in str(result.exception)
+
+
+@pytest.mark.parametrize("schedule", ["warmup-cosine", "wsd", "wsd-1sqrt", "step"])
+def test_the_snippets_carry_the_studys_schedule(schedule):
+    from initopt.optim.schedules import Schedule
+    from initopt.report.snippet import lr_multiplier_source, python_snippet
+
+    exact = Schedule(schedule, **({} if schedule == "step" else {"warmup_fraction": 0.1}))
+    namespace = {"math": math}
+    exec("\n".join(lr_multiplier_source(exact)), namespace)
+    for total in (7, 40, 101):
+        for t in range(total):
+            assert namespace["lr_multiplier"](t, total) == pytest.approx(float(exact.multiplier(t, total)), abs=1e-12)
+    _, _, row = _study_config({"name": "adamw", "lr": [3e-3], "schedule": [schedule],
+                               **({} if schedule == "step" else {"warmup": [0.1]})})
+    text = python_snippet(row)
+    assert "def lr_multiplier" in text and "LambdaLR(optimizer" in text and text.startswith("import math")
+    keras_text = keras_snippet(row)
+    assert "learning_rate=schedule" in keras_text
+    assert {"warmup-cosine": "CosineDecay(", "step": "ExponentialDecay("}.get(schedule, "no warmup-stable-decay") in keras_text

@@ -71,10 +71,12 @@ class BatchedOptimizer:
     """
 
     def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast",
-                 decay: Sequence[bool] | None = None):
+                 decay: Sequence[bool] | None = None, total_steps: int | None = None):
         """``decay[i]``: whether parameter ``i`` takes the configurations' weight decay (default: every
         one does); the others are stepped with weight decay 0, as a param group of ``param_groups``
-        (biases and norms) is in torch.optim."""
+        (biases and norms) is in torch.optim. ``total_steps``: the steps of the whole run, which the
+        configurations' learning-rate schedules (``schedule``, ``warmup`` in ``hypers``) are laid over;
+        each step's lr is ``lr * multiplier(t)``, computed on the device (no host synchronization)."""
         if path not in PATHS:
             raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
         self.params = list(params)
@@ -102,6 +104,8 @@ class BatchedOptimizer:
                 raise ValueError("configurations of one optimizer family must be contiguous in the bundle")
             self.segments += segments
         self._param_views: list[list[Tensor]] | None = None
+        self.schedule = _schedule_column(hypers, total_steps, self.params[0].device)
+        self._t = torch.zeros((), dtype=torch.float64, device=self.params[0].device)  # the step about to run, 0-based
 
     def freeze(self, mask: Tensor) -> None:
         """Leave the configurations where ``mask`` is True out of every later step."""
@@ -110,7 +114,7 @@ class BatchedOptimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """Each segment's step count and state tensors (references, not copies: serialize them to keep)."""
-        return {"segments": [segment.state() for segment in self.segments]}
+        return {"segments": [segment.state() for segment in self.segments], "t": self._t}
 
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -120,6 +124,7 @@ class BatchedOptimizer:
             raise ValueError(f"state of {len(state['segments'])} segments for an optimizer of {len(self.segments)}")
         for segment, saved in zip(self.segments, state["segments"]):
             segment.load(saved)
+        self._t.fill_(float(state.get("t", self.segments[0].step_count)))
 
     def bind_gradients(self, grads: Sequence[Tensor]) -> None:
         """Gradients that stay at these tensors (a hand-batched model's buffers, written in place every
@@ -135,6 +140,11 @@ class BatchedOptimizer:
         to :meth:`bind_gradients`, else from each ``param.grad``."""
         if self._param_views is None:
             self._param_views = [[self.params[i][s.start : s.end] for i in s.index] for s in self.segments]
+        if self.schedule is not None:
+            multiplier = self.schedule(self._t)
+            self._t.add_(1.0)
+            for segment in self.segments:
+                segment.scale_lr(multiplier[segment.start : segment.end])
         if grads is None and self.segments[0].bound is not None:
             for segment, params in zip(self.segments, self._param_views):
                 segment.step(params, segment.bound)
@@ -174,6 +184,7 @@ class _Segment:
         self.device = params[0].device
         self._tensors = self._hyper_tensors()
         self._slabs: list | None = None
+        self.multiplier: Tensor | None = None  # this step's schedule multipliers (k,), when scheduled
         self.bound: list[Tensor] | None = None  # this segment's rows of gradients bound for good
         self._slab_grads: list[list[Tensor]] | None = None  # their views per slab, made once
 
@@ -186,6 +197,17 @@ class _Segment:
 
     def bind(self, grads: list[Tensor]) -> None:
         self.bound, self._slab_grads = grads, None
+
+    def scale_lr(self, multiplier: Tensor) -> None:
+        """This step's learning rates: each configuration's ``lr`` times its schedule's ``multiplier``
+        (a ``(k,)`` float64 tensor), written into the tensors each path reads, on the device."""
+        self.multiplier = multiplier
+        if self.path == "triton":
+            cols = self._triton_columns()
+            cols["lr"].copy_(cols["base_lr"] * multiplier)
+        elif self.path == "fast" and self._slabs is not None:
+            for (rows, _, _, _, args), base in zip(self._slabs, self._slab_lrs):
+                args["lr"].copy_(base * multiplier[rows.start])
 
     _STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer")
 
@@ -251,6 +273,7 @@ class _Segment:
         if getattr(self, "_columns", None) is None or self._columns["active"] != self.active.tolist():
             h = self.hypers
             cols: dict[str, Any] = {"lr": self._column([x["lr"] for x in h]), "active": self.active.tolist()}
+            cols["base_lr"] = cols["lr"].clone()
             if self.family == "sgd":
                 cols["weight_decay"] = self._column([x.get("weight_decay", 0.0) for x in h])
                 cols["momentum"] = self._column([x.get("momentum", 0.0) for x in h])
@@ -290,6 +313,8 @@ class _Segment:
 
     def _step_reference(self, params: list[Tensor], grads: list[Tensor]) -> None:
         t, step = self._tensors, self.step_count
+        if self.multiplier is not None:  # a schedule: the lr and AdamW's decay (lr * wd, or wd) follow it
+            t = dict(t, lr=t["lr"] * self.multiplier, decoupled=t.get("decoupled", t["lr"]) * self.multiplier)
         for i, (p, g) in enumerate(zip(params, grads)):
             view = lambda name: self._view(t[name], p)  # noqa: E731
             grad = l2_grad(torch.where(view("active"), g, torch.zeros_like(g)), p, view("l2"))
@@ -327,6 +352,10 @@ class _Segment:
             # the fused Adam kernels read the step count (all active configurations are at the same step)
             self._step_tensor = torch.tensor(float(self.step_count - 1), device=self.device)
             self._slabs = [self._slab(a, b, params) for a, b in runs]
+            self._slab_lrs = [args["lr"] for *_, args in self._slabs]
+            if self.multiplier is not None:  # scheduled: each slab's lr a tensor the schedule writes every step
+                for (rows, *_, args), base in zip(self._slabs, self._slab_lrs):
+                    args["lr"] = torch.tensor(base, dtype=torch.float64, device=self.device) * self.multiplier[rows.start]
         return self._slabs
 
     def _slab(self, a: int, b: int, params: list[Tensor]) -> tuple[slice, Any, list[Tensor], list[list[Tensor]], dict[str, Any]]:
@@ -370,3 +399,17 @@ def _decoupled(hyper: dict[str, Any]) -> float:
     """AdamW's per-step decay factor ``lr * wd`` (coupled) or ``wd`` (independent, at a constant lr)."""
     wd = hyper.get("weight_decay", 1e-2)
     return wd if hyper.get("decay", "coupled") == "independent" else hyper["lr"] * wd
+
+
+def _schedule_column(hypers: Sequence[dict[str, Any]], total_steps: int | None, device: torch.device):
+    """The configurations' schedules as one :class:`~initopt.optim.schedules.MultiplierColumn`, or None
+    where every configuration keeps a constant lr (nothing is added to the step)."""
+    from initopt.optim.schedules import MultiplierColumn, Schedule, schedule_of
+
+    schedules = [schedule_of(h) for h in hypers]
+    if all(s is None for s in schedules):
+        return None
+    if total_steps is None:
+        raise ValueError("configurations with a learning-rate schedule need total_steps")
+
+    return MultiplierColumn([s or Schedule() for s in schedules], total_steps, device)

@@ -19,7 +19,9 @@ as a fraction of the steps; :func:`scheduler` drives any ``torch.optim.Optimizer
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -271,6 +273,58 @@ def scheduler(optimizer: torch.optim.Optimizer, schedule: Schedule | str, total_
     if not is_whole_number(total_steps) or total_steps < 0:
         raise ValueError(f"total_steps must be a whole number >= 0, got {total_steps!r}")
     return LambdaLR(optimizer, ScheduleMultiplier(schedule, total_steps))
+
+
+def schedule_of(hyperparameters: Mapping[str, Any]) -> Schedule | None:
+    """The schedule a study configuration's hyperparameters name (``schedule``, and ``warmup`` as the
+    warmup fraction), or None for a constant lr."""
+    name = hyperparameters.get("schedule", "constant")
+    if name == "constant":
+        return None
+    warmup = hyperparameters.get("warmup")
+    return Schedule(name, **({} if warmup is None else {"warmup_fraction": warmup}))
+
+
+class MultiplierColumn:
+    """The multipliers of K configurations, each with its own schedule, at step ``t`` (a 0-dim tensor):
+    ``column(t)`` is a ``(K,)`` tensor, equal to ``[s.multiplier(t, total) for s in schedules]`` up to
+    the rounding of the cosine and square root in ``dtype``. The schedules' parameters are columns made
+    once on ``device``; a step runs tensor operations only (no host synchronization: a CUDA graph can
+    hold it)."""
+
+    def __init__(self, schedules: Sequence[Schedule], total: int, device: torch.device | str = "cpu",
+                 dtype: torch.dtype = torch.float64):
+        self.k, self.total, self.dtype = len(schedules), total, dtype
+        self.parts: list[tuple[str, Tensor, dict[str, Tensor]]] = []
+        for name in dict.fromkeys(s.name for s in schedules):
+            if name == "constant":
+                continue
+            members = [s for s in schedules if s.name == name]
+            column = lambda values: torch.tensor(values, dtype=dtype, device=device)  # noqa: E731
+            if name == "step":
+                parameters = {"step_size": column([max(1, whole_steps(s.step_fraction, total)) for s in members]),
+                              "gamma": column([s.gamma for s in members])}
+            else:
+                parameters = {"warmup": column([whole_steps(s.warmup_fraction, total) for s in members]),
+                              "final": column([s.final for s in members])}
+                if name != "warmup-cosine":
+                    parameters["decay_fraction"] = column([s.decay_fraction for s in members])
+            rows = torch.tensor([i for i, s in enumerate(schedules) if s.name == name], device=device)
+            self.parts.append((name, rows, parameters))
+
+    def __call__(self, t: Tensor) -> Tensor:
+        out = torch.ones(self.k, dtype=self.dtype, device=t.device)
+        t = t.to(self.dtype)
+        for name, rows, p in self.parts:
+            if name == "step":
+                values = step(t, self.total, p["step_size"], p["gamma"])
+            elif name == "warmup-cosine":
+                values = warmup_cosine(t, self.total, p["warmup"], p["final"])
+            else:
+                cooldown = "1-sqrt" if name == "wsd-1sqrt" else "linear"
+                values = wsd(t, self.total, p["warmup"], p["decay_fraction"], cooldown, p["final"])
+            out[rows] = values
+        return out
 
 
 def _canonical_name(name: str) -> str:

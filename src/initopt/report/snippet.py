@@ -135,6 +135,34 @@ def decay_rule_text(no_decay: tuple[str, ...]) -> str:
     return f"The study left {what} without decay (train.no_decay), as initopt.optim.param_groups does."
 
 
+def _schedule(row: ConfigRow):
+    from initopt.optim.schedules import schedule_of
+
+    return schedule_of(row.hyper)
+
+
+def lr_multiplier_source(schedule) -> list[str]:
+    """A standalone ``lr_multiplier(t, total_steps)`` with the schedule's formula and numbers
+    (initopt.optim.schedules; ``t`` counts optimizer steps from 0)."""
+    lines = ["def lr_multiplier(t: int, total_steps: int) -> float:",
+             f'    """{schedule.label}: the study\'s learning-rate schedule (the lr is lr * this at step t)."""']
+    if schedule.name == "step":
+        return lines + [f"    return {schedule.gamma!r} ** (t // max(1, round({schedule.step_fraction!r} * total_steps)))"]
+    final = schedule.final
+    lines += [f"    warmup = round({schedule.warmup_fraction!r} * total_steps)",
+              "    if t < warmup:",
+              "        return (t + 1) / warmup"]
+    if schedule.name == "warmup-cosine":
+        return lines + ["    progress = min(1.0, (t - warmup) / max(1, total_steps - warmup))",
+                        f"    return {final!r} + (1 - {final!r}) * (1 + math.cos(math.pi * progress)) / 2"]
+    shape = "(1 - progress)" if schedule.name == "wsd" else "(1 - math.sqrt(progress))"
+    return lines + [f"    decay_start = total_steps - round({schedule.decay_fraction!r} * total_steps)",
+                    "    if t < decay_start:",
+                    "        return 1.0",
+                    "    progress = min(1.0, (t - decay_start) / max(1, total_steps - decay_start))",
+                    f"    return {final!r} + (1 - {final!r}) * {shape}"]
+
+
 def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     name, params = _scheme(row)
     call = torch_init_call(name, params)
@@ -173,15 +201,20 @@ def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
                   '            full = f"{module_name}.{name}".lower()',
                   f'            exempt = isinstance(module, norms) or "bias" in full or "norm" in full{embeddings}',
                   "            (no_decay if exempt else decay).append(p)"]
-    lines += [f"    return {optimizer}",
-              "",
-              "",
+    lines += [f"    return {optimizer}", ""]
+    schedule = _schedule(row)
+    if schedule is not None:
+        lines = ["import math", *lines, "", *lr_multiplier_source(schedule), ""]
+    lines += ["",
               f"torch.manual_seed({int(row.seed)})  # a seed the study ran; any other is another draw",
               "# model = ...  your model",
               "# init_weights(model)",
-              "# optimizer = make_optimizer(model)",
-              ""]
-    return "\n".join(lines)
+              "# optimizer = make_optimizer(model)"]
+    if schedule is not None:
+        lines += ["# total_steps = epochs * len(train_loader)  # the schedule spans every optimizer step of the run",
+                  "# scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: lr_multiplier(t, total_steps))",
+                  "# ... and scheduler.step() after each optimizer.step()"]
+    return "\n".join([*lines, ""])
 
 
 def keras_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
@@ -222,12 +255,36 @@ def keras_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
         where = ("kernel_regularizer= on every layer (not on biases, norms" + (" or embeddings" if "embedding" in no_decay else "") + ")"
                  if no_decay else "kernel_regularizer= and bias_regularizer= on every layer")
         lines.append(f"regularizer = keras.regularizers.L2({regularizer / 2!r})  # {where}")
+    schedule = _schedule(row)
+    if schedule is not None:
+        optimizer = optimizer.replace(f"learning_rate={lr!r}", "learning_rate=schedule", 1)
+        lines += keras_schedule_lines(schedule, lr)
     lines.append(f"optimizer = {optimizer}")
     if no_decay and not regularizer:
         names = '["bias", "gamma", "beta"' + (', "embeddings"' if "embedding" in no_decay else "") + "]"
         lines.append(f"optimizer.exclude_from_weight_decay(var_names={names})  # {decay_rule_text(no_decay)}")
     lines.append("")
     return "\n".join(lines)
+
+
+def keras_schedule_lines(schedule, lr: float) -> list[str]:
+    """``schedule = ...``: the study's schedule as Keras's, where Keras has it."""
+    lines = ["total_steps = ...  # epochs * steps per epoch: the schedule spans every optimizer step of the run"]
+    if schedule.name == "warmup-cosine":
+        return lines + [
+            f"warmup = round({schedule.warmup_fraction!r} * total_steps)",
+            f"schedule = keras.optimizers.schedules.CosineDecay(initial_learning_rate=0.0, decay_steps=total_steps - warmup, "
+            f"alpha={schedule.final!r}, warmup_target={lr!r}, warmup_steps=warmup)",
+            "# Keras warms up as lr * t / warmup (0 at the first step), the study as lr * (t + 1) / warmup: one step apart"]
+    if schedule.name == "step":
+        return lines + [
+            f"size = max(1, round({schedule.step_fraction!r} * total_steps))",
+            f"schedule = keras.optimizers.schedules.ExponentialDecay({lr!r}, decay_steps=size, decay_rate={schedule.gamma!r}, "
+            "staircase=True)"]
+    return lines + [f"# {schedule.label}: Keras has no warmup-stable-decay schedule; the study's multiplier is",
+                    *(f"#   {line}" for line in lr_multiplier_source(schedule)),
+                    "# as a keras.optimizers.schedules.LearningRateSchedule of your own (keras.ops for the branches)",
+                    f"schedule = {lr!r}  # a constant lr until then"]
 
 
 def toml_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
@@ -257,7 +314,9 @@ def usage_lines(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> list[str]:
     optimizer, _ = _torch_optimizer(row, groups=bool(no_decay))
     init = (f"{call.replace('module.weight', 'w')} for each Linear/Conv weight w, biases zero" if call
             else f"initopt.init.initialize(model, {row.init!r})")
-    return [init, optimizer + ("  # decay / no_decay: biases and norms apart, see the full code" if no_decay else "")]
+    notes = [*(["decay / no_decay: biases and norms apart"] if no_decay else []),
+             *([f"lr schedule {_schedule(row).label}"] if _schedule(row) is not None else [])]
+    return [init, optimizer + (f"  # {'; '.join(notes)}: see the full code" if notes else "")]
 
 
 def snippet(row: ConfigRow, format: str = "python", no_decay: tuple[str, ...] = ()) -> str:

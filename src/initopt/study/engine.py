@@ -164,7 +164,7 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
         names = model.template_names() if hasattr(model, "template_names") else {}
         flags = [decayed[names.get(name, name)] for name in model.params]
     optimizer = BatchedOptimizer(model.blocks if hand else list(model.params.values()), hypers, path=optimizer_path,
-                                 decay=flags)
+                                 decay=flags, total_steps=workload.steps_per_config)
     if hand:
         optimizer.bind_gradients(model.grad_blocks)
     loss_fn = batched_loss(workload.loss)

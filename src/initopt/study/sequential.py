@@ -65,7 +65,8 @@ def train_sequential(
             sink = _EpochSink(config.id, on_epoch, workload)
             history = fit(model, optimizer, workload.train, loss=workload.loss, metrics=(workload.metric,),
                           epochs=workload.spec.train.epochs, batch_size=workload.spec.train.batch_size,
-                          validation=workload.selection, seed=config.seed, callbacks=[sink], verbose=0)
+                          validation=workload.selection, seed=config.seed, callbacks=[sink], verbose=0,
+                          schedule=config.schedule)
         except Exception as exc:  # one failing config is a recorded outcome, not the end of the study
             result = outcomes.failed(config.id, exc, time.perf_counter() - started)
         else:

@@ -16,9 +16,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from initopt._suggest import did_you_mean, is_number, is_whole_number, unknown
+
+if TYPE_CHECKING:
+    from initopt.optim.schedules import Schedule
 
 TOP_LEVEL = ("name", "description", "workload", "train", "grid")
 TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric", "validation", "rank_by", "threads", "no_decay")
@@ -39,6 +42,11 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     "adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
     "adamw": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False, "decay": "coupled"},
 }
+#: The learning-rate schedule keys every optimizer table takes (initopt.optim.schedules): the schedule's
+#: name and its warmup as a fraction of all the steps. A configuration's hyperparameters hold them only
+#: where they change something (not at "constant"; no warmup for a schedule without one), so a study
+#: without schedules keeps the ids it had before they existed.
+SCHEDULE_HYPER = ("schedule", "warmup")
 BOOL_HYPER = ("nesterov", "amsgrad")
 CHOICE_HYPER = {"decay": ("coupled", "independent")}
 
@@ -144,6 +152,25 @@ class Config:
     def weight_decay(self) -> float:
         return self.hyper["weight_decay"]
 
+    @property
+    def schedule(self) -> Schedule | None:
+        """The learning-rate schedule, or None for a constant lr."""
+        from initopt.optim.schedules import schedule_of
+
+        return schedule_of(self.hyper)
+
+
+def _without_idle_schedule_keys(hyper: dict[str, Any]) -> dict[str, Any]:
+    """``hyper`` without a constant schedule, and without a warmup for a schedule that has none."""
+    from initopt.optim.schedules import PARAMETERS
+
+    name = hyper.get("schedule", "constant")
+    if name == "constant":
+        return {k: v for k, v in hyper.items() if k not in SCHEDULE_HYPER}
+    if "warmup_fraction" not in PARAMETERS[name]:
+        return {k: v for k, v in hyper.items() if k != "warmup"}
+    return hyper
+
 
 @dataclass(frozen=True)
 class StudySpec:
@@ -175,9 +202,9 @@ class StudySpec:
         for init in self.inits:
             for grid in self.optimizers:
                 name = grid["name"]
-                keys = [k for k in OPTIMIZER_DEFAULTS[name] if k in grid]
+                keys = [k for k in (*OPTIMIZER_DEFAULTS[name], *SCHEDULE_HYPER) if k in grid]
                 for values in itertools.product(*(grid[k] for k in keys)):
-                    hyper = {**OPTIMIZER_DEFAULTS[name], **dict(zip(keys, values))}
+                    hyper = _without_idle_schedule_keys({**OPTIMIZER_DEFAULTS[name], **dict(zip(keys, values))})
                     hyper = {k: _canonical_value(v) for k, v in hyper.items()}
                     for seed in self.seeds:
                         content = {**shared, "init": init, "optimizer": name, "hyper": hyper, "seed": seed}
@@ -425,7 +452,7 @@ def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
         name = str(entry.get("name", "")).strip().lower()
         if name not in OPTIMIZER_DEFAULTS:
             raise fail(f"{label}.name", unknown("optimizer", entry.get("name"), OPTIMIZER_DEFAULTS))
-        allowed = OPTIMIZER_DEFAULTS[name]
+        allowed = (*OPTIMIZER_DEFAULTS[name], *SCHEDULE_HYPER)
         grid: dict[str, Any] = {"name": name}
         for key, value in entry.items():
             if key == "name":
@@ -454,6 +481,8 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise fail(label, "an empty list leaves nothing to try")
+    if key == "schedule":
+        return list(dict.fromkeys(_schedule_name(v, label, fail) for v in values))
     for v in values:
         if key in BOOL_HYPER:
             if not isinstance(v, bool):
@@ -467,7 +496,28 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
             raise fail(label, f"must be >= 0, got {v!r}")
         elif key == "momentum" and v >= 1:
             raise fail(label, f"momentum must be < 1, got {v!r}")
+        elif key == "warmup" and v >= 1:
+            raise fail(label, f"the warmup is a fraction of all the steps, in [0, 1), got {v!r}")
     return list(dict.fromkeys(values))
+
+
+def _schedule_name(value: Any, label: str, fail) -> str:
+    """A schedule's name as ``initopt.optim.schedules`` spells it (warmup_cosine -> warmup-cosine)."""
+    from initopt.optim.schedules import SCHEDULES, ScheduleError, parse_schedule
+
+    if not isinstance(value, str):
+        raise fail(label, f"expected a schedule's name ({', '.join(SCHEDULES)}), got {value!r}")
+    try:
+        return parse_schedule(value).name if ":" not in value else _no_settings(value, label, fail)
+    except ScheduleError as exc:
+        raise fail(label, str(exc)) from None
+
+
+def _no_settings(value: str, label: str, fail) -> str:
+    from initopt.optim.schedules import SCHEDULES
+
+    raise fail(label, f"a study's schedule is a name ({', '.join(SCHEDULES)}) with its warmup in 'warmup'; "
+                      f"got {value!r}")
 
 
 def _parse_seeds(seeds: Any, fail) -> tuple[int, ...]:

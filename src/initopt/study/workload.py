@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from initopt.study.spec import Config, SpecError, StudySpec
+from initopt.study.spec import SCHEDULE_HYPER, Config, SpecError, StudySpec
 
 
 @dataclass
@@ -158,7 +158,7 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
 
 def optimizer_kwargs(config: Config) -> dict[str, Any]:
     """The config's hyperparameters as keyword arguments of ``initopt.optim``'s class."""
-    hyper = dict(config.hyper)
+    hyper = {k: v for k, v in config.hyper.items() if k not in SCHEDULE_HYPER}  # the schedule is fit's
     if "betas" in hyper:
         hyper["betas"] = tuple(hyper["betas"])
     return hyper
