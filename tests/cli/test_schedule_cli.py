@@ -11,7 +11,7 @@ def test_train_with_a_schedule_shows_it_and_the_lr_of_each_epoch(cli):
                  "--verbose", "2")
     assert result.returncode == 0, result.stderr
     assert "| lr schedule wsd-1sqrt:warmup_fraction=0.1,decay_fraction=0.5,final=0 |" in result.stdout
-    lrs = [float(value) for value in re.findall(r"^Epoch \d/2 .* - lr: (\d\.\d{4})", result.stdout, re.M)]
+    lrs = [float(value) for value in re.findall(r"^Epoch \d/2 .* - lr: ([0-9.e+-]+)", result.stdout, re.M)]
     # the first epoch ends in the stable phase (at --lr), the second at the end of the cooldown
     assert len(lrs) == 2 and lrs[0] == 0.001 and lrs[1] < 0.001
 

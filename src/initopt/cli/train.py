@@ -15,6 +15,11 @@ import typer
 if TYPE_CHECKING:
     from initopt.optim.schedules import Schedule
 
+#: ``initopt.optim.names()``, spelled out so that the help does not import torch (a test keeps them equal)
+OPTIMIZERS = ("adafactor", "adam", "adamw", "lion", "muon", "schedule_free_adamw", "sgd")
+#: the optimizers ``--momentum`` applies to
+MOMENTUM_OPTIMIZERS = ("sgd", "muon")
+
 
 def train(
     dataset: Annotated[str, typer.Option(help="Built-in dataset, csv:PATH:TARGET, PATH.npz, text:PATH or ratings:PATH.")] = "seed-binary",
@@ -24,10 +29,10 @@ def train(
     hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes, comma-separated ('' for none); mlp's default 64.")] = None,
     activation: Annotated[str | None, typer.Option(help="Hidden activation: relu, tanh, gelu, ...; mlp's default relu.")] = None,
     init: Annotated[str, typer.Option(help="Weight init scheme, NAME[:key=value,...], e.g. gaussian:std=0.01.")] = "he_normal",
-    optimizer: Annotated[str, typer.Option(help="sgd, adam or adamw.")] = "adamw",
+    optimizer: Annotated[str, typer.Option(help=f"Optimizer: {', '.join(OPTIMIZERS)} (see docs/optim.md); muon trains the hidden matrices with Muon and the rest with AdamW.")] = "adamw",
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option("--weight-decay", help="Weight decay (decoupled for AdamW, L2 for SGD/Adam), on weights: biases and norms take none.")] = 1e-5,
-    momentum: Annotated[float, typer.Option(help="Momentum (SGD only).")] = 0.0,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="Weight decay (L2 for sgd and adam, decoupled for the others), on weights: biases and norms take none.")] = 1e-5,
+    momentum: Annotated[float | None, typer.Option(help="Momentum, in [0, 1): sgd (default 0) and muon (default 0.95) only.")] = None,
     schedule: Annotated[str | None, typer.Option(help="Learning-rate schedule over all the steps: constant, warmup-cosine, wsd, wsd-1sqrt or step, NAME[:key=value,...] for more settings, e.g. step:gamma=0.5 (see docs/optim.md). Default: none (the lr stays --lr).")] = None,
     warmup: Annotated[float | None, typer.Option(help="Warmup as a fraction of all the steps, in [0, 1) (warmup-cosine, wsd, wsd-1sqrt; default 0.05).")] = None,
     decay_fraction: Annotated[float | None, typer.Option("--decay-fraction", help="The last fraction of the steps that cools down, in [0, 1] (wsd, wsd-1sqrt; default 0.2).")] = None,
@@ -48,8 +53,9 @@ def train(
         raise ValueError(f"--lr must be >= 0, got {lr}")
     if not weight_decay >= 0:
         raise ValueError(f"--weight-decay must be >= 0, got {weight_decay}")
-    if not 0 <= momentum < 1:
+    if momentum is not None and not 0 <= momentum < 1:
         raise ValueError(f"--momentum must be in [0, 1), got {momentum}")
+    optimizer_flags = _optimizer_flags(optimizer, momentum)
     if verbose not in (0, 1, 2):
         raise ValueError(f"--verbose must be 0, 1 or 2, got {verbose}")
     lr_schedule = _schedule(schedule, warmup, decay_fraction)
@@ -111,15 +117,13 @@ def train(
     except ObjectiveError as exc:
         raise ValueError(f"--{exc.field}: {exc}") from None
     inits.initialize(net, weights=scheme, bias="zeros", seed=seed)
-    hyper = {"lr": lr, "weight_decay": weight_decay}
-    if optimizer.strip().lower() == "sgd":
-        hyper["momentum"] = momentum
-    elif momentum:
-        raise ValueError(f"--momentum applies to sgd only, not {optimizer!r}")
     # biases and norm weights without decay, as a study's default train.no_decay and the README's param_groups
-    opt = optim.get(optimizer, optim.param_groups(net, weight_decay), **hyper)
+    try:  # the other settings are checked above: only the name can be wrong here
+        opt = optim.build(optimizer, net, weight_decay=weight_decay, lr=lr, **optimizer_flags)
+    except ValueError as exc:
+        raise ValueError(f"--optimizer: {exc}") from None
     if verbose:
-        settings = ", ".join(f"{k}={v:g}" for k, v in hyper.items())
+        settings = ", ".join(f"{k}={v:g}" for k, v in _settings(opt, lr, weight_decay).items())
         described = (describe_mlp(info.n_features, model_options["hidden"], info.output_dim, model_options["activation"])
                      if is_mlp else model.strip())
         scheduled = f" | lr schedule {lr_schedule.label}" if lr_schedule else ""
@@ -147,6 +151,24 @@ def train(
             print(f"Test: loss {test['loss']:.4f} - {metric} {test[metric]:.4f} ({history.seconds:.1f}s){note}")
     if history.diverged:
         raise typer.Exit(1)
+
+
+def _optimizer_flags(name: str, momentum: float | None) -> dict[str, float]:
+    """The optimizer-specific flags given, as keyword arguments; a flag a known optimizer does not take
+    is a ``ValueError`` naming it (``--momentum``: sgd and muon). An unknown name is left to ``build``."""
+    if momentum is None:
+        return {}
+    key = name.strip().lower().replace("-", "_")
+    if key in OPTIMIZERS and key not in MOMENTUM_OPTIMIZERS:
+        raise ValueError(f"--momentum: applies to {' and '.join(MOMENTUM_OPTIMIZERS)} only, not --optimizer {name!r}")
+    return {"momentum": momentum}
+
+
+def _settings(opt: Any, lr: float, weight_decay: float) -> dict[str, float]:
+    """What the header shows: ``--lr``, ``--weight-decay`` (the decayed groups') and, where ``opt`` has
+    one, its momentum (the optimizer's default when ``--momentum`` is not given)."""
+    momentum = {"momentum": opt.defaults["momentum"]} if "momentum" in opt.defaults else {}
+    return {"lr": lr, "weight_decay": weight_decay, **momentum}
 
 
 def _schedule(text: str | None, warmup: float | None, decay_fraction: float | None) -> Schedule | None:

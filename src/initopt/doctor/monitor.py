@@ -131,6 +131,10 @@ class TrainingMonitor(Callback):
         self._previous = {name: p.detach().clone() for name, p in self._weights()}
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        # measured from where the epoch's steps start: fit has just swapped a Schedule-Free x back to y
+        with torch.no_grad():
+            for name, p in self._weights():
+                self._previous[name].copy_(p.detach())
         self._sums: dict[str, list[float]] = {name: [0.0, 0.0, 0] for name in self._previous}  # type: ignore[misc]
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:

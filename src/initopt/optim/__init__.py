@@ -17,7 +17,7 @@ from .decay import DECAY_MODES, decoupled_decay_, effective_weight_decay, l2_gra
 from .groups import param_groups
 from .lion import Lion, lion_update_
 from .muon import Muon, muon_param_groups, newton_schulz
-from .registry import get, names
+from .registry import build, get, names
 from .schedule_free import ScheduleFreeAdamW
 from .schedules import Schedule, ScheduleError, parse_schedule, scheduler
 from .sgd import SGD, nesterov_direction, sgd_momentum, sgd_update_
@@ -36,6 +36,7 @@ __all__ = [
     "adam_moments_",
     "adam_step_size",
     "adam_update_",
+    "build",
     "decoupled_decay_",
     "effective_weight_decay",
     "get",

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from initopt.optim.adam import adam_moments_, adam_update_
+from initopt.optim.batched_families import FAMILIES, ColumnSegment
 from initopt.optim.decay import decoupled_decay_, l2_grad
 from initopt.optim.sgd import nesterov_direction, sgd_momentum, sgd_update_
 
@@ -54,7 +55,9 @@ def _family(names: set[str]) -> str:
         return "sgd"
     if names <= set(ADAM_FAMILY):
         return "adam"
-    raise ValueError(f"one batched optimizer takes either sgd or adam/adamw configurations, got {sorted(names)}")
+    if len(names) == 1 and next(iter(names)) in FAMILIES:
+        return next(iter(names))
+    raise ValueError(f"one segment of a batched optimizer takes one family (sgd, adam/adamw, lion, muon), got {sorted(names)}")
 
 
 def _slab_key(hyper: dict[str, Any]) -> tuple:
@@ -71,12 +74,15 @@ class BatchedOptimizer:
     """
 
     def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast",
-                 decay: Sequence[bool] | None = None, total_steps: int | None = None):
+                 decay: Sequence[bool] | None = None, total_steps: int | None = None,
+                 matrix: Sequence[bool] | None = None):
         """``decay[i]``: whether parameter ``i`` takes the configurations' weight decay (default: every
         one does); the others are stepped with weight decay 0, as a param group of ``param_groups``
         (biases and norms) is in torch.optim. ``total_steps``: the steps of the whole run, which the
         configurations' learning-rate schedules (``schedule``, ``warmup`` in ``hypers``) are laid over;
-        each step's lr is ``lr * multiplier(t)``, computed on the device (no host synchronization)."""
+        each step's lr is ``lr * multiplier(t)``, computed on the device (no host synchronization).
+        ``matrix[i]``: whether Muon configurations step parameter ``i`` with Muon (a hidden matrix) or
+        with their AdamW (default: Muon for every parameter that is a matrix per configuration)."""
         if path not in PATHS:
             raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
         self.params = list(params)
@@ -97,7 +103,12 @@ class BatchedOptimizer:
             for k in range(1, self.k + 1):
                 if k == self.k or _family({hypers[k]["name"]}) != _family({hypers[start]["name"]}):
                     rows = [dict(h) if decayed else dict(h, weight_decay=0.0) for h in hypers[start:k]]
-                    segments.append(_Segment(start, k, rows, tensors, path, group))
+                    family = _family({hypers[start]["name"]})
+                    if family in FAMILIES:
+                        flags = [self.params[i].dim() == 3 if matrix is None else matrix[i] for i in group]
+                        segments.append(ColumnSegment(start, k, rows, tensors, path, group, flags))
+                    else:
+                        segments.append(_Segment(start, k, rows, tensors, path, group))
                     start = k
             families = [s.family for s in segments]
             if len(families) != len(set(families)):

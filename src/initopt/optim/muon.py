@@ -110,7 +110,7 @@ def muon_update_(param: Tensor, direction: Tensor, *, lr: float | Tensor, weight
     if is_host_scalar(step):
         param.add_(direction, alpha=-step)
     else:
-        param.sub_(direction * cast_like(step, param))
+        param.sub_(direction.to(param.dtype) * cast_like(step, param))  # in the parameter's dtype, not bfloat16
 
 
 def _check_muon_arguments(lr: Any, momentum: Any, weight_decay: Any, adjust_lr_fn: Any) -> None:

@@ -270,15 +270,16 @@ class VmappedModule:
 
 
 def bundle_model(models: Sequence[nn.Module], sample: torch.Tensor, device: torch.device,
-                 seeds: Sequence[int] | None = None, decayed: dict[str, bool] | None = None):
+                 seeds: Sequence[int] | None = None, decayed: dict[str, bool] | None = None, hand: bool = True):
     """The batched forward for ``models``; ``sample`` (a couple of inputs) proves it computes what each
     model computes. ``seeds``: each configuration's seed, which its dropout draws from. ``decayed``:
     parameter name -> whether weight decay takes it (the hand-batched MLP keeps the two kinds in
-    separate blocks)."""
+    separate blocks). ``hand=False``: never the hand-batched MLP (its layout transposes and packs the
+    parameters)."""
     template = models[0]
     if not all(p.requires_grad for p in template.parameters()):
         raise NotBatchable(f"{type(template).__name__} has frozen parameters (requires_grad=False)")
-    if HandBatchedMLP.accepts(template):
+    if hand and HandBatchedMLP.accepts(template):
         return HandBatchedMLP(template, stack_parameters(models, device), decayed)
     folded = FoldedBundle(models, seeds if seeds is not None else [0] * len(models), torch.device(device))
     why = _differs(folded, models, sample, device)

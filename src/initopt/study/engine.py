@@ -147,8 +147,10 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     models = [workload.initialized_model(config) for config in configs]
     x, y = workload.train.x.to(device), workload.train.y.to(device)
     decayed = workload.decayed_names(models[0])  # which parameters weight decay takes (train.no_decay)
-    try:
-        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed)
+    muon = any(c.optimizer == "muon" for c in configs)
+    is_matrix = workload.muon_matrices(models[0]) if muon else {}  # which parameters Muon steps (the rest: its AdamW)
+    try:  # Muon needs each matrix as the model has it (the hand-batched MLP transposes and packs them)
+        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed, hand=not muon)
     except NotBatchable as exc:  # the caller trains these very models one at a time (no second build)
         exc.models = models
         raise
@@ -163,8 +165,12 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     else:
         names = model.template_names() if hasattr(model, "template_names") else {}
         flags = [decayed[names.get(name, name)] for name in model.params]
+    matrices = None
+    if muon:
+        names = model.template_names() if hasattr(model, "template_names") else {}
+        matrices = [is_matrix[names.get(name, name)] for name in model.params]
     optimizer = BatchedOptimizer(model.blocks if hand else list(model.params.values()), hypers, path=optimizer_path,
-                                 decay=flags, total_steps=workload.steps_per_config)
+                                 decay=flags, total_steps=workload.steps_per_config, matrix=matrices)
     if hand:
         optimizer.bind_gradients(model.grad_blocks)
     loss_fn = batched_loss(workload.loss)

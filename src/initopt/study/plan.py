@@ -1,9 +1,10 @@
 """Group a study's configurations into bundles that train together.
 
 A bundle shares the architecture (one per study). Its optimizer update is done per family segment:
-``sgd`` configurations (one ``nesterov`` setting) then ``adam`` ones (Adam's L2 decay and AdamW's
-decoupled decay are per-configuration coefficients of one update; one ``amsgrad`` setting), so one
-bundle can hold a whole grid of SGD, Adam and AdamW runs. Inside a family the configurations are
+``sgd`` configurations (one ``nesterov`` setting), then ``adam`` ones (Adam's L2 decay and AdamW's
+decoupled decay are per-configuration coefficients of one update; one ``amsgrad`` setting), then
+``lion`` ones, so one bundle can hold a whole grid of SGD, Adam, AdamW and Lion runs; Muon's (one
+``nesterov`` setting) train in bundles of their own. Inside a family the configurations are
 sorted by hyperparameters, so that configurations sharing them are contiguous and the optimizer
 updates each run of them in one fused call. Bundles are capped by a memory budget.
 """
@@ -29,9 +30,16 @@ class Bundle:
 def family_of(config: Config) -> tuple:
     """Configurations of equal families share one optimizer segment of a bundle."""
     hyper = config.hyper
-    if config.optimizer == "sgd":
-        return ("sgd", hyper["nesterov"])
-    return ("adam", hyper["amsgrad"])
+    if config.optimizer in ("sgd", "muon"):
+        return (config.optimizer, hyper["nesterov"])
+    if config.optimizer in ("adam", "adamw"):
+        return ("adam", hyper["amsgrad"])
+    return (config.optimizer,)
+
+
+#: Families that share bundles, a segment each, in this order; the others (Muon, which trains the
+#: model's own matrices rather than the hand-batched MLP's packed ones) get bundles of their own.
+SHARED = ("sgd", "adam", "lion")
 
 
 def _hyper_order(config: Config) -> tuple:
@@ -67,11 +75,11 @@ def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_byt
     families: dict[tuple, list[Config]] = {}
     for config in configs:
         families.setdefault(family_of(config), []).append(config)
-    sgd = [sorted(m, key=_hyper_order) for key, m in families.items() if key[0] == "sgd"]
-    adam = [sorted(m, key=_hyper_order) for key, m in families.items() if key[0] == "adam"]
+    shared = [[sorted(m, key=_hyper_order) for key, m in families.items() if key[0] == name] for name in SHARED]
+    groups = [[c for runs in shared for c in (runs[i] if i < len(runs) else [])] for i in range(max(map(len, shared)))]
+    groups += [sorted(m, key=_hyper_order) for key, m in families.items() if key[0] not in SHARED]
     bundles = []
-    for i in range(max(len(sgd), len(adam))):
-        members = (sgd[i] if i < len(sgd) else []) + (adam[i] if i < len(adam) else [])
+    for members in groups:
         for start in range(0, len(members), cap):
             bundles.append(Bundle(tuple(members[start : start + cap])))
     return bundles

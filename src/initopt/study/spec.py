@@ -41,6 +41,11 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     "sgd": {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
     "adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
     "adamw": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False, "decay": "coupled"},
+    # lion-pytorch's defaults; the paper: an lr 3-10x smaller and a weight decay 3-10x larger than AdamW's
+    "lion": {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "decay": "coupled"},
+    # torch.optim.Muon's, for the hidden matrices; the other parameters with AdamW at the same lr and weight
+    # decay (initopt.optim.muon_param_groups), which "match_rms_adamw" makes the natural choice
+    "muon": {"lr": 1e-3, "weight_decay": 0.1, "momentum": 0.95, "nesterov": True, "adjust_lr_fn": "original"},
 }
 #: The learning-rate schedule keys every optimizer table takes (initopt.optim.schedules): the schedule's
 #: name and its warmup as a fraction of all the steps. A configuration's hyperparameters hold them only
@@ -48,7 +53,7 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 #: without schedules keeps the ids it had before they existed.
 SCHEDULE_HYPER = ("schedule", "warmup")
 BOOL_HYPER = ("nesterov", "amsgrad")
-CHOICE_HYPER = {"decay": ("coupled", "independent")}
+CHOICE_HYPER = {"decay": ("coupled", "independent"), "adjust_lr_fn": ("original", "match_rms_adamw")}
 
 
 class SpecError(ValueError):
@@ -443,7 +448,7 @@ def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
     if isinstance(entries, Mapping):
         entries = [entries]
     if not isinstance(entries, list) or not entries:
-        raise fail("grid.optimizer", "at least one [[grid.optimizer]] table with a name (sgd, adam, adamw) is required")
+        raise fail("grid.optimizer", f"at least one [[grid.optimizer]] table with a name ({', '.join(OPTIMIZER_DEFAULTS)}) is required")
     out = []
     for i, entry in enumerate(entries):
         label = f"grid.optimizer[{i}]"

@@ -82,8 +82,18 @@ class PreparedWorkload:
 
         kwargs = optimizer_kwargs(config)
         rule = self._param_groups_rule()
+        if config.optimizer == "muon":  # hidden matrices with Muon, the rest with its AdamW
+            return optim.Muon(optim.muon_param_groups(model, rule["no_decay"] if rule else ()), **kwargs)
         params = model.parameters() if rule is None else optim.param_groups(model, kwargs.get("weight_decay", 0.0), **rule)
         return optim.get(config.optimizer, params, **kwargs)
+
+    def muon_matrices(self, model: nn.Module) -> dict[str, bool]:
+        """Each parameter of ``model`` -> whether Muon steps it (a hidden matrix) rather than its AdamW:
+        the rule of ``initopt.optim.muon_param_groups``."""
+        from initopt import optim
+
+        muon = {id(p) for g in optim.muon_param_groups(model) if g["use_muon"] for p in g["params"]}
+        return {name: id(p) in muon for name, p in model.named_parameters()}
 
     def _param_groups_rule(self) -> dict[str, Any] | None:
         """``train.no_decay`` as ``param_groups``' keyword arguments (``no_decay``, ``embeddings_decay``),

@@ -26,7 +26,12 @@ class LoopState:
 
 
 class Callback:
-    """Base class: override any of the hooks. ``self.state`` is the running ``LoopState``."""
+    """Base class: override any of the hooks. ``self.state`` is the running ``LoopState``.
+
+    With an optimizer that has ``train()``/``eval()`` (Schedule-Free), ``fit`` has put the gradient
+    point y in the parameters for ``on_epoch_begin`` and ``on_batch_end``, and the average x for
+    ``on_epoch_end`` and ``on_train_end``: weights kept or saved there are the ones to evaluate.
+    """
 
     state: LoopState
 

@@ -51,6 +51,12 @@ def fit(
     ``lr`` ends at the schedule's last value); the History then records ``lr``, the first param
     group's lr at each epoch's last step (Keras 2's key; Keras 3 says ``learning_rate``). ``None``
     leaves the lr alone.
+
+    An optimizer with ``train()`` and ``eval()`` (Schedule-Free, whose parameters hold the gradient
+    point y while training and the average x while evaluating) is switched by ``fit``: ``train()``
+    before each epoch (callbacks see y from ``on_epoch_begin`` to ``on_batch_end``), ``eval()`` after
+    its steps, so the validation, ``on_epoch_end``, ``on_train_end`` and the model ``fit`` returns
+    see x.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
@@ -75,27 +81,32 @@ def fit(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         _each(callbacks, "on_train_begin")
-        for epoch in range(1, epochs + 1):
-            _each(callbacks, "on_epoch_begin", epoch - 1)
-            if progress:
-                progress.begin_epoch(epoch)
-            order = torch.randperm(len(train), generator=order_rng) if shuffle else torch.arange(len(train))
-            logs, steps_done = _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns, device, progress, callbacks,
-                                            lr_schedule)
-            if steps_done is not None:  # a non-finite loss at step `steps_done`
-                history.diverged, history.diverged_epoch = True, epoch
-                history.record(epoch - 1, {key: math.nan for key in logs})
+        try:
+            for epoch in range(1, epochs + 1):
+                _set_mode(optimizer, "train")
+                _each(callbacks, "on_epoch_begin", epoch - 1)
                 if progress:
-                    progress.message(f"Epoch {epoch}/{epochs}: loss became non-finite at step {steps_done}/{steps}; training stopped (diverged)")
-                break
-            if held_out is not None:
-                logs.update({f"val_{k}": v for k, v in evaluate(model, held_out, loss=loss_fn, metrics=metric_fns).items()})
-            history.record(epoch - 1, logs)
-            if progress:
-                progress.end_epoch(steps, logs)
-            _each(callbacks, "on_epoch_end", epoch - 1, logs)
-            if state.stop_training:
-                break
+                    progress.begin_epoch(epoch)
+                order = torch.randperm(len(train), generator=order_rng) if shuffle else torch.arange(len(train))
+                logs, steps_done = _train_epoch(model, optimizer, train, order, batch_size, loss_fn, metric_fns, device, progress,
+                                                callbacks, lr_schedule)
+                _set_mode(optimizer, "eval")
+                if steps_done is not None:  # a non-finite loss at step `steps_done`
+                    history.diverged, history.diverged_epoch = True, epoch
+                    history.record(epoch - 1, {key: math.nan for key in logs})
+                    if progress:
+                        progress.message(f"Epoch {epoch}/{epochs}: loss became non-finite at step {steps_done}/{steps}; training stopped (diverged)")
+                    break
+                if held_out is not None:
+                    logs.update({f"val_{k}": v for k, v in evaluate(model, held_out, loss=loss_fn, metrics=metric_fns).items()})
+                history.record(epoch - 1, logs)
+                if progress:
+                    progress.end_epoch(steps, logs)
+                _each(callbacks, "on_epoch_end", epoch - 1, logs)
+                if state.stop_training:
+                    break
+        finally:  # an interrupted fit hands back x too
+            _set_mode(optimizer, "eval")
         _each(callbacks, "on_train_end", history.history)
     history.seconds = time.perf_counter() - started
     return history
@@ -173,6 +184,19 @@ def evaluate(
     finally:
         model.train(was_training)
     return _means(sums, len(batches), metric_fns)
+
+
+def has_modes(optimizer: object) -> bool:
+    """Whether ``optimizer`` has ``train()`` and ``eval()`` of its own (Schedule-Free's y and x), by duck
+    typing; a ``torch.nn.Module`` does not count (its ``train``/``eval`` are the module's)."""
+    return (not isinstance(optimizer, torch.nn.Module) and callable(getattr(optimizer, "train", None))
+            and callable(getattr(optimizer, "eval", None)))
+
+
+def _set_mode(optimizer: object, mode: str) -> None:
+    """``optimizer.train()`` or ``optimizer.eval()`` where it has both (:func:`has_modes`)."""
+    if has_modes(optimizer):
+        getattr(optimizer, mode)()
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:
