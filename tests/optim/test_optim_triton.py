@@ -19,7 +19,7 @@ pytest.importorskip("triton")
 
 from initopt.optim import SGD, Adam, AdamW  # noqa: E402
 from initopt.optim import _triton  # noqa: E402
-from initopt.optim.fused import implementation  # noqa: E402
+from initopt.optim.paths import fused_implementation  # noqa: E402
 from initopt.optim.lowp import adam_lowp_, sgd_lowp_  # noqa: E402
 
 CUDA = torch.cuda.is_available()
@@ -112,7 +112,7 @@ def test_adam_optimizer_on_the_kernels_matches_torch_optim(case):
     p_ref = [p.detach().clone().requires_grad_() for p in p_ours]
     ours = ours_cls(p_ours, lr=1e-2, fused=True, **kw)
     ref = ref_cls(p_ref, lr=1e-2, foreach=False, **kw)
-    assert implementation(p_ours, low_precision=False) == "triton"
+    assert fused_implementation(p_ours, low_precision=False) == "triton"
     step_together(ours, ref, p_ours, p_ref, 10)
     for p, q in zip(p_ours, p_ref):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from initopt.optim import AdamW
-from initopt.optim.fused import implementation
+from initopt.optim.paths import fused_implementation
 
 SHAPES = ("gpt2-124m", "gpt2-350m", "many-small", "tiny")
 # On the CPU a set keeps its first CPU_MAX_TENSORS tensors, scaled to about CPU_MAX_PARAMS parameters:
@@ -260,7 +260,7 @@ def run(plan: Plan, only: list[str] | None = None,
         params = _params(plan.shapes, dev)
         opt = make(params)
         low = "bfloat16" in label
-        kernel = (implementation(params[:1], low) if "fused" in label and label.startswith("initopt")
+        kernel = (fused_implementation(params[:1], low) if "fused" in label and label.startswith("initopt")
                   else label.split()[-1] if label.startswith("PyTorch") else "foreach")  # fmt: skip
         synced = median_ms(opt.step, dev, steps.warmup, steps.repeat)
         ms = pipelined_ms(opt.step, dev, steps.repeat, steps.rounds)

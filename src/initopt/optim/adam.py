@@ -32,7 +32,6 @@ from .optimizer import (
     check_choice,
     check_nonnegative,
     check_state_dtype,
-    choose_path,
     device_tensor,
     invalid,
     is_host_scalar,
@@ -44,6 +43,7 @@ from .optimizer import (
     to_scalar,
     view_as_real,
 )
+from .paths import step_path
 
 __all__ = ["Adam", "AdamW", "adam", "adam_moments_", "adam_step_size", "adam_update_"]
 
@@ -171,7 +171,7 @@ class Adam(BaseOptimizer):
         eps: :math:`\epsilon \ge 0` (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 0).
         amsgrad: the AMSGrad variant (default False).
-        foreach, fused: pick the implementation (see :func:`initopt.optim.optimizer.choose_path`).
+        foreach, fused: pick the implementation (see :func:`initopt.optim.paths.step_path`).
             Unlike torch.optim, ``foreach=True`` also accepts a (CPU) tensor ``lr`` / ``betas``.
         maximize, capturable, differentiable: as in torch.optim.
         decoupled_weight_decay: AdamW's decay, :math:`\theta(1-\gamma\lambda)` (default False).
@@ -527,17 +527,12 @@ def adam(
     if not all(map(_is_tensor, state_steps)):
         raise RuntimeError("`state_steps` must be a list of 0-dim tensors")
     device_hparams = any(device_tensor(x) for x in (lr, beta1, beta2))
-    path = choose_path(
-        params,
-        foreach=foreach,
-        fused=fused,
-        differentiable=differentiable,
-        tensor_hyperparameters=device_hparams and not capturable,
-    )
     low_precision = compensation is not None or (
         state_dtype is not None and any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
     )
-    if path == "fused" or low_precision:
+    path = step_path(params, foreach=foreach, fused=fused, differentiable=differentiable,
+                     tensor_hyperparameters=device_hparams and not capturable, low_precision=low_precision).path
+    if path == "fused":
         if differentiable:
             raise RuntimeError("Adam with fused=True or a state_dtype does not support differentiable=True")
         _fused.fused_adam_(

@@ -37,17 +37,16 @@ from torch import Tensor
 from initopt.optim.adam import adam_moments_, adam_update_
 from initopt.optim.batched_families import FAMILIES, ColumnSegment
 from initopt.optim.decay import decoupled_decay_, l2_grad
+from initopt.optim.paths import BUNDLE_PATHS, bundle_path
 from initopt.optim.sgd import nesterov_direction, sgd_momentum, sgd_update_
 
-PATHS = ("fast", "reference", "triton")
+PATHS = BUNDLE_PATHS
 ADAM_FAMILY = ("adam", "adamw")
 
 
 def default_path(device: torch.device | str) -> str:
-    """``triton`` on CUDA where Triton is installed, else ``fast``."""
-    from initopt.optim import _triton
-
-    return "triton" if torch.device(device).type == "cuda" and _triton.installed() else "fast"
+    """The bundle's path by default: :func:`initopt.optim.paths.bundle_path`."""
+    return bundle_path(device).path
 
 
 def _family(names: set[str]) -> str:

@@ -1,6 +1,6 @@
 """Fused kernels: the one place where ``fused=True`` reaches a kernel.
 
-Three implementations, picked per call by :func:`implementation`:
+Three implementations, picked per call by :func:`initopt.optim.paths.fused_implementation`:
 
 - ``"triton"``: initopt's multi-tensor Triton kernels (:mod:`initopt.optim._triton`), one launch for
   all tensors of a dtype; on CUDA when Triton is installed, and on CPU tensors under
@@ -20,35 +20,16 @@ kernel's :math:`\\theta(1 - \\gamma\\lambda')` becomes :math:`\\theta(1 - \\lamb
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor
 
 from . import _triton
 from .lowp import adam_lowp_, sgd_lowp_
+from .paths import IMPLEMENTATIONS, Implementation, fused_implementation
 
-__all__ = ["IMPLEMENTATIONS", "fused_adam_", "fused_sgd_", "implementation"]
-
-Implementation = Literal["triton", "reference", "torch"]
-IMPLEMENTATIONS: tuple[Implementation, ...] = ("triton", "reference", "torch")
-
-
-def implementation(params: list[Tensor], low_precision: bool, choice: Implementation | None = None) -> Implementation:
-    """The kernel for ``params``: ``choice`` if given (checked), else Triton where it runs, else
-    the reference for low-precision state / Kahan summation, else PyTorch's fused kernels."""
-    if choice is not None:
-        if choice not in IMPLEMENTATIONS:
-            raise ValueError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {choice!r}")
-        if choice == "triton" and not _triton.usable(params):
-            raise RuntimeError(f"the Triton kernels cannot run here: {_triton.why_not(params)}")
-        if choice == "torch" and low_precision:
-            raise RuntimeError("PyTorch's fused kernels keep state in the parameter's dtype and have no Kahan summation")
-        return choice
-    if _triton.usable(params):
-        return "triton"
-    return "reference" if low_precision else "torch"
-
+__all__ = ["IMPLEMENTATIONS", "fused_adam_", "fused_sgd_"]
 
 def _count_steps(state_steps: list[Tensor]) -> None:
     """``step += 1`` for every tensor, one foreach call per device (torch counts before the kernel)."""
@@ -110,7 +91,7 @@ def fused_adam_(
         return
     if low_precision is None:
         low_precision = bool(compensation) or any(m.dtype != p.dtype for m, p in zip(exp_avgs, params))
-    kind = implementation(params, low_precision, choice)
+    kind = fused_implementation(params, low_precision, choice)
     hyper = dict(
         lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, decoupled_weight_decay=decoupled_weight_decay,
         amsgrad=amsgrad, maximize=maximize, compensation=compensation or None, grad_scale=grad_scale, found_inf=found_inf,
@@ -202,7 +183,7 @@ def fused_sgd_(
     low_precision = bool(compensation) or (
         state_dtype is not None and any(p.dtype != state_dtype for p in params) and momentum != 0
     ) or any(b is not None and b.dtype != p.dtype for b, p in zip(momentum_buffer_list, params))
-    kind = implementation(params, low_precision, choice)
+    kind = fused_implementation(params, low_precision, choice)
     hyper = dict(
         weight_decay=float(weight_decay), momentum=momentum, lr=lr, dampening=dampening,
         nesterov=nesterov, maximize=maximize, grad_scale=grad_scale, found_inf=found_inf,

@@ -7,9 +7,7 @@ module adds is what every optimizer here needs once:
 * checks that raise ``torch.optim``'s exceptions with its texts (``Invalid learning rate: -1.0``),
   and in its words, with the rule added, where it checks nothing (``decay``, ``state_dtype``);
   ``torch.optim`` checks the constructor only, we check every param group too;
-* the choice between the three implementations of one update (``"single"``: a readable
-  per-tensor loop, ``"foreach"``: ``torch._foreach_*`` over tensor lists, ``"fused"``: one
-  kernel per device and dtype);
+* which of the three implementations of an update runs is decided in :mod:`initopt.optim.paths`;
 * ``__setstate__`` that fills group keys missing from older or ``torch.optim``-made state dicts;
 * small helpers that let the pure update functions take hyperparameters either as Python numbers
   (the optimizer classes) or as tensors that broadcast against the parameter (a stack of K
@@ -19,8 +17,8 @@ module adds is what every optimizer here needs once:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -32,12 +30,11 @@ from torch.optim.optimizer import (  # noqa: F401  (re-exported to sgd.py / adam
     _get_scalar_dtype,
     _use_grad_for_differentiable,
 )
-from torch.utils._foreach_utils import _get_foreach_kernels_supported_devices
+
+from .paths import default_fused
 
 __all__ = [
-    "FOREACH_ON_CPU",
     "BaseOptimizer",
-    "Path",
     "axpy",
     "axpy_",
     "cast_like",
@@ -46,7 +43,6 @@ __all__ = [
     "check_choice",
     "check_nonnegative",
     "check_one_element",
-    "choose_path",
     "device_tensor",
     "invalid",
     "is_host_scalar",
@@ -55,19 +51,6 @@ __all__ = [
     "to_scalar",
     "view_as_real",
 ]
-
-Path = Literal["single", "foreach", "fused"]
-
-#: Whether ``foreach=None`` picks the foreach path for CPU tensors too. ``torch.optim`` picks it
-#: on CUDA only. On CPU both paths give bitwise the same numbers (tests/optim checks it), and
-#: ``torch._foreach_*`` on CPU runs per-tensor kernels in a C++ loop, so the gain is the Python
-#: overhead per tensor. Measured (1 thread, ms/step, single / foreach / fused): 200 tensors of
-#: 64x64 and 64: SGD(momentum) 5.8 / 3.2 / 1.3, AdamW 20 / 9.8 / 2.9; 40 tensors of 512x512 and
-#: 512: SGD 8.3 / 9.8 / 5.4, AdamW 25 / 34 / 8.5 -- foreach wins for many small tensors, loses
-#: for large ones (its intermediates are parameter-sized lists), and ``fused=True`` wins both.
-#: So we keep torch's choice (per-tensor on CPU, same path and bits as torch.optim's default)
-#: and recommend ``fused=True`` for speed on CPU.
-FOREACH_ON_CPU: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,51 +224,11 @@ def present(values: list[Tensor | None]) -> list[Tensor | None] | None:
     return values if values.count(None) != len(values) else None  # count: one C loop
 
 
-# --------------------------------------------------------------------------------------------
-# Which implementation runs
-# --------------------------------------------------------------------------------------------
-def _default_foreach(params: Iterable[Tensor], differentiable: bool) -> bool:
-    """torch.optim's rule (``_default_to_fused_or_foreach``), plus CPU if :data:`FOREACH_ON_CPU`."""
-    if torch.jit.is_scripting() or differentiable:
-        return False
-    devices = set(_get_foreach_kernels_supported_devices())
-    if FOREACH_ON_CPU:
-        devices.add("cpu")
-    plain = (Tensor, torch.nn.Parameter)
-    return all(p is None or (type(p) in plain and p.device.type in devices) for p in params)
-
-
-def choose_path(
-    params: Iterable[Tensor],
-    *,
-    foreach: bool | None,
-    fused: bool | None,
-    differentiable: bool,
-    tensor_hyperparameters: bool = False,
-) -> Path:
-    """The one place that decides which implementation of an update runs.
-
-    As in ``torch.optim``: ``fused=True`` wins; ``foreach=True`` asks for foreach; ``False`` for
-    either forces the per-tensor loop; with both ``None`` foreach is used where
-    :func:`_default_foreach` allows it, except when a hyperparameter is a tensor that the foreach
-    path would have to read back from the device (``tensor_hyperparameters``), where torch also
-    falls back to the loop. Our Triton kernels will plug in behind ``"fused"`` on CUDA.
-    """
-    if fused:
-        return "fused"
-    if foreach is None and fused is None:
-        foreach = _default_foreach(params, differentiable) and not tensor_hyperparameters
-    return "foreach" if foreach else "single"
-
-
 def device_tensor(x: Any) -> bool:
     """A tensor hyperparameter that is not a host scalar (see :func:`is_host_scalar`)."""
     return isinstance(x, Tensor) and not is_host_scalar(x)
 
 
-#: parameter dtypes the fused kernels take
-FUSED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-_PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,14 +301,7 @@ class BaseOptimizer(torch.optim.Optimizer):
 
     @staticmethod
     def _default_fused_eligible(group: dict[str, Any]) -> bool:
-        from initopt.optim import _triton
-
-        if group["fused"] is not None or group["foreach"] is not None or group["differentiable"]:
-            return False
-        params = group["params"]
-        # plain tensors only: a DTensor (FSDP2) or another subclass takes torch's foreach path
-        return all(type(p) in _PLAIN and p.is_cuda and p.dtype in FUSED_DTYPES for p in params) and (
-            not params or _triton.usable(params))
+        return default_fused(group) is not None
 
     def _use_default_fused(self, group: dict[str, Any]) -> None:
         group["fused"] = True

@@ -48,11 +48,11 @@ from .optimizer import (
     BaseOptimizer,
     check_beta,
     check_nonnegative,
-    choose_path,
     invalid,
     item,
     to_scalar,
 )
+from .paths import step_path
 
 __all__ = [
     "ScheduleFreeAdamW",
@@ -366,7 +366,7 @@ def schedule_free_adamw(
 ) -> None:
     """Functional Schedule-Free AdamW: one step over lists, given the step's scalars
     (:func:`schedule_free_scalars`, ``bias_correction2`` :math:`= 1-\\beta_2^t`)."""
-    path = choose_path(params, foreach=foreach, fused=None, differentiable=False)
+    path = step_path(params, foreach=foreach, fused=None, differentiable=False).path
     func = _multi_tensor_schedule_free_adamw if path == "foreach" else _single_tensor_schedule_free_adamw
     func(
         params, grads, zs, exp_avg_sqs, lr=lr, beta1=beta1, beta2=beta2, eps=eps,

@@ -26,13 +26,13 @@ from .optimizer import (
     check_nonnegative,
     check_one_element,
     check_state_dtype,
-    choose_path,
     item,
     kahan_for,
     present,
     saved_copy,
     to_scalar,
 )
+from .paths import step_path
 
 __all__ = ["SGD", "nesterov_direction", "sgd", "sgd_momentum", "sgd_update_"]
 
@@ -98,7 +98,7 @@ class SGD(BaseOptimizer):
         weight_decay: L2 coefficient :math:`\lambda \ge 0` (default 0).
         nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
         maximize: ascend instead of descend.
-        foreach, fused: pick the implementation (see :func:`initopt.optim.optimizer.choose_path`).
+        foreach, fused: pick the implementation (see :func:`initopt.optim.paths.step_path`).
         differentiable: let autograd through ``step`` (per-tensor path only).
         state_dtype: dtype of ``momentum_buffer`` (default None: the gradient's), e.g.
             ``torch.bfloat16``; the math stays float32 (:mod:`initopt.optim.lowp`, or the Triton
@@ -275,7 +275,6 @@ def sgd(
     ``state_dtype``). Buffers in another dtype than the parameters, or ``compensation`` (Kahan
     buffers), go to initopt's kernels (:mod:`initopt.optim.fused`) whatever the path.
     """
-    path = choose_path(params, foreach=foreach, fused=fused, differentiable=differentiable)
     low_precision = compensation is not None or (
         momentum != 0
         and any(
@@ -283,7 +282,9 @@ def sgd(
             for b, p in zip(momentum_buffer_list, params)
         )
     )
-    if path == "fused" or low_precision:
+    path = step_path(params, foreach=foreach, fused=fused, differentiable=differentiable,
+                     low_precision=low_precision).path
+    if path == "fused":
         if differentiable:
             raise RuntimeError("SGD with fused=True or a state_dtype does not support differentiable=True")
         _fused.fused_sgd_(
