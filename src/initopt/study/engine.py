@@ -18,10 +18,12 @@ from dataclasses import dataclass
 import torch
 
 from initopt.memory import keep_freed_memory
+from initopt.optim.batched_families import set_mode
 from initopt.study import bundle_state, outcomes
 from initopt.study.bundle_model import HandBatchedMLP, NotBatchable, bundle_model
 from initopt.study.bundle_step import BundleStep
 from initopt.study.data_order import DataOrder
+from initopt.study.plan import OWN_PARAMETERS
 from initopt.study.spec import Config
 from initopt.study.store import EpochRecord, ResultRecord
 from initopt.study.tally import DeferredTally, RunningTally
@@ -95,7 +97,9 @@ def train_bundle(
         epoch_started = time.perf_counter()
         step.order.shuffle()
         step.tally.start(step.order.index)
+        set_mode(step.optimizer, "train")  # as fit: Schedule-Free's parameters hold y for the steps,
         step.epoch(check_now if check_each_step else None)
+        set_mode(step.optimizer, "eval")  # and x for the evaluation, the checkpoint and the end
         train_loss, train_metric = step.tally.finish()
         # once per epoch: a configuration whose loss went non-finite at any step has a non-finite mean;
         # it trained on (NaN in its own rows only, every operation is per configuration)
@@ -149,8 +153,9 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     decayed = workload.decayed_names(models[0])  # which parameters weight decay takes (train.no_decay)
     muon = any(c.optimizer == "muon" for c in configs)
     is_matrix = workload.muon_matrices(models[0]) if muon else {}  # which parameters Muon steps (the rest: its AdamW)
-    try:  # Muon needs each matrix as the model has it (the hand-batched MLP transposes and packs them)
-        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed, hand=not muon)
+    own = any(c.optimizer in OWN_PARAMETERS for c in configs)  # each parameter as the model has it
+    try:
+        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed, hand=not own)
     except NotBatchable as exc:  # the caller trains these very models one at a time (no second build)
         exc.models = models
         raise

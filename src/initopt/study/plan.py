@@ -3,8 +3,9 @@
 A bundle shares the architecture (one per study). Its optimizer update is done per family segment:
 ``sgd`` configurations (one ``nesterov`` setting), then ``adam`` ones (Adam's L2 decay and AdamW's
 decoupled decay are per-configuration coefficients of one update; one ``amsgrad`` setting), then
-``lion`` ones, so one bundle can hold a whole grid of SGD, Adam, AdamW and Lion runs; Muon's (one
-``nesterov`` setting) train in bundles of their own. Inside a family the configurations are
+``lion`` ones, then ``schedule_free_adamw`` ones, so one bundle can hold a whole grid of SGD, Adam,
+AdamW, Lion and Schedule-Free runs; Muon's (one ``nesterov`` setting) and Adafactor's train in bundles
+of their own (``OWN_PARAMETERS``). Inside a family the configurations are
 sorted by hyperparameters, so that configurations sharing them are contiguous and the optimizer
 updates each run of them in one fused call. Bundles are capped by a memory budget.
 """
@@ -37,9 +38,15 @@ def family_of(config: Config) -> tuple:
     return (config.optimizer,)
 
 
-#: Families that share bundles, a segment each, in this order; the others (Muon, which trains the
-#: model's own matrices rather than the hand-batched MLP's packed ones) get bundles of their own.
-SHARED = ("sgd", "adam", "lion")
+#: Families that share bundles, a segment each, in this order: each updates its configurations' rows
+#: element by element (Schedule-Free's switch between y and x too), whatever the layout of the bundle's
+#: parameters. The others get bundles of their own.
+SHARED = ("sgd", "adam", "lion", "schedule_free_adamw")
+#: Families that need each parameter as the model has it (Muon's matrices; Adafactor's second moment
+#: factored over each parameter's last two dimensions and its RMS per parameter), not the hand-batched
+#: MLP's transposed weights and packed small parameters: a bundle holding one trains the model's own
+#: parameters, and bundles of their own keep the others on the hand-batched path.
+OWN_PARAMETERS = ("muon", "adafactor")
 
 
 def _hyper_order(config: Config) -> tuple:

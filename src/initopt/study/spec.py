@@ -46,7 +46,16 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     # torch.optim.Muon's, for the hidden matrices; the other parameters with AdamW at the same lr and weight
     # decay (initopt.optim.muon_param_groups), which "match_rms_adamw" makes the natural choice
     "muon": {"lr": 1e-3, "weight_decay": 0.1, "momentum": 0.95, "nesterov": True, "adjust_lr_fn": "original"},
+    # torch.optim.Adafactor's; its eps = (eps1, eps2) with eps1 left at None (the dtype's machine epsilon):
+    # a study varies eps2, the floor of the parameter's RMS in the step size
+    "adafactor": {"lr": 1e-2, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay": 0.0},
+    # schedulefree.AdamWScheduleFree's; it takes no learning-rate schedule (warmup_steps is its own warmup)
+    "schedule_free_adamw": {"lr": 0.0025, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
+                            "r": 0.0, "weight_lr_power": 2.0},
 }
+#: Optimizers that take no ``schedule`` but a constant one (their own warmup instead), with the reason.
+UNSCHEDULED = {"schedule_free_adamw": "schedule-free AdamW replaces the schedule by its average of the iterates; "
+                                      "warm it up with warmup_steps"}
 #: The learning-rate schedule keys every optimizer table takes (initopt.optim.schedules): the schedule's
 #: name and its warmup as a fraction of all the steps. A configuration's hyperparameters hold them only
 #: where they change something (not at "constant"; no warmup for a schedule without one), so a study
@@ -466,6 +475,9 @@ def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
                 raise fail(f"{label}.{key}", f"{name} does not take this hyperparameter{did_you_mean(key, allowed)} "
                                              f"valid: {', '.join(allowed)}")
             grid[key] = _parse_values(key, value, f"{label}.{key}", fail)
+        _check_unscheduled(name, grid, label, fail)
+        if name == "schedule_free_adamw" and any(beta1 == 0 for beta1, _ in grid.get("betas", [])):
+            raise fail(f"{label}.betas", "schedule-free AdamW needs beta1 > 0 (its average x is (y - (1 - beta1) z) / beta1)")
         if name == "sgd" and True in grid.get("nesterov", []):
             # PyTorch's rule, checked on every combination the grid will make
             if 0 in grid.get("momentum", [0.0]) or any(d != 0 for d in grid.get("dampening", [0.0])):
@@ -473,6 +485,18 @@ def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
                                                 "put nesterov = true in its own [[grid.optimizer]] table")
         out.append(grid)
     return tuple(out)
+
+
+def _check_unscheduled(name: str, grid: dict[str, Any], label: str, fail) -> None:
+    """An optimizer of ``UNSCHEDULED`` takes ``schedule = "constant"`` (the same configurations as none) and
+    no ``warmup``."""
+    if name not in UNSCHEDULED:
+        return
+    if "warmup" in grid:
+        raise fail(f"{label}.warmup", f"{name} takes no schedule: {UNSCHEDULED[name]}")
+    scheduled = [s for s in grid.get("schedule", []) if s != "constant"]
+    if scheduled:
+        raise fail(f"{label}.schedule", f"{name} takes no schedule ({scheduled[0]!r}): {UNSCHEDULED[name]}")
 
 
 def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
@@ -497,8 +521,15 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
                 raise fail(label, f"expected one of {', '.join(CHOICE_HYPER[key])}, got {v!r}")
         elif not is_number(v) or not math.isfinite(v):
             raise fail(label, f"expected a finite number or a list of them, got {v!r}")
+        elif key == "beta2_decay":
+            if v > 0:
+                raise fail(label, f"must be <= 0 (1 - beta2 at step t is t ** beta2_decay), got {v!r}")
         elif v < 0:
             raise fail(label, f"must be >= 0, got {v!r}")
+        elif key == "d" and v < 1:
+            raise fail(label, f"the update clipping threshold d must be >= 1, got {v!r}")
+        elif key == "warmup_steps" and v != int(v):
+            raise fail(label, f"expected a whole number of steps, got {v!r}")
         elif key == "momentum" and v >= 1:
             raise fail(label, f"momentum must be < 1, got {v!r}")
         elif key == "warmup" and v >= 1:

@@ -167,8 +167,13 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
 
 
 def optimizer_kwargs(config: Config) -> dict[str, Any]:
-    """The config's hyperparameters as keyword arguments of ``initopt.optim``'s class."""
+    """The config's hyperparameters as keyword arguments of ``initopt.optim``'s class: ``betas`` a tuple,
+    Adafactor's ``eps2`` as ``eps=(None, eps2)`` (eps1 the dtype's epsilon), ``warmup_steps`` a whole number."""
     hyper = {k: v for k, v in config.hyper.items() if k not in SCHEDULE_HYPER}  # the schedule is fit's
     if "betas" in hyper:
         hyper["betas"] = tuple(hyper["betas"])
+    if "eps2" in hyper:
+        hyper["eps"] = (None, hyper.pop("eps2"))
+    if "warmup_steps" in hyper:
+        hyper["warmup_steps"] = int(hyper["warmup_steps"])
     return hyper
