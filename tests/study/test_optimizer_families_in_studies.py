@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from initopt.optim.batched import BatchedOptimizer
-from initopt.optim.batched_families import set_mode
 from initopt.study import parse_spec
 from initopt.study.engine import train_bundle
 from initopt.study.sequential import train_sequential
@@ -103,7 +102,7 @@ def test_each_configuration_steps_as_its_drop_in(name, hypers, reference, state_
     for step in range(steps):
         if step % 5 == 0:
             for opt in modes:
-                set_mode(opt, "train") if opt is optimizer else opt.train()
+                opt.train()
         grads = [torch.randn(p.shape, generator=generator) for p in stacked]
         optimizer.step(grads)
         for i, (ps, opt) in enumerate(zip(singles, references)):
@@ -114,7 +113,7 @@ def test_each_configuration_steps_as_its_drop_in(name, hypers, reference, state_
             lr_schedule.step()
         if step % 5 == 4:
             for opt in modes:
-                set_mode(opt, "eval") if opt is optimizer else opt.eval()
+                opt.eval()
     [segment] = optimizer.segments
     for i, (ps, opt) in enumerate(zip(singles, references)):
         for j, single in enumerate(ps):
@@ -132,14 +131,14 @@ def test_schedule_free_steps_only_in_train_mode_and_frozen_configurations_keep_t
     optimizer = BatchedOptimizer(params, [dict(h, name="schedule_free_adamw") for h in SCHEDULE_FREE])
     with pytest.raises(RuntimeError, match="eval mode"):
         optimizer.step([torch.randn_like(p) for p in params])
-    set_mode(optimizer, "train")
+    optimizer.train()
     optimizer.step([torch.randn_like(p) for p in params])
     optimizer.freeze(torch.tensor([False, True, False]))
     before = [p[1].clone() for p in params]
     for _ in range(3):
         optimizer.step([torch.full_like(p, float("nan")) for p in params])
-        set_mode(optimizer, "eval")
-        set_mode(optimizer, "train")
+        optimizer.eval()
+        optimizer.train()
     assert all(torch.equal(p[1], b) for p, b in zip(params, before))
 
 

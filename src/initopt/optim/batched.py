@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from initopt.optim.adam import adam_moments_, adam_update_
-from initopt.optim.batched_families import FAMILIES, ColumnSegment
+from initopt.optim.batched_families import FAMILIES, segment_class
 from initopt.optim.decay import decoupled_decay_, l2_grad
 from initopt.optim.paths import BUNDLE_PATHS, bundle_path
 from initopt.optim.sgd import nesterov_direction, sgd_momentum, sgd_update_
@@ -56,7 +56,8 @@ def _family(names: set[str]) -> str:
         return "adam"
     if len(names) == 1 and next(iter(names)) in FAMILIES:
         return next(iter(names))
-    raise ValueError(f"one segment of a batched optimizer takes one family (sgd, adam/adamw, lion, muon), got {sorted(names)}")
+    raise ValueError(f"one segment of a batched optimizer takes one family (sgd, adam/adamw, {', '.join(FAMILIES)}), "
+                     f"got {sorted(names)}")
 
 
 def _slab_key(hyper: dict[str, Any]) -> tuple:
@@ -105,7 +106,7 @@ class BatchedOptimizer:
                     family = _family({hypers[start]["name"]})
                     if family in FAMILIES:
                         flags = [self.params[i].dim() == 3 if matrix is None else matrix[i] for i in group]
-                        segments.append(ColumnSegment(start, k, rows, tensors, path, group, flags))
+                        segments.append(segment_class(family)(start, k, rows, tensors, path, group, flags))
                     else:
                         segments.append(_Segment(start, k, rows, tensors, path, group))
                     start = k
@@ -116,6 +117,19 @@ class BatchedOptimizer:
         self._param_views: list[list[Tensor]] | None = None
         self.schedule = _schedule_column(hypers, total_steps, self.params[0].device)
         self._t = torch.zeros((), dtype=torch.float64, device=self.params[0].device)  # the step about to run, 0-based
+
+    def train(self) -> None:
+        """Before the steps of an epoch: segments with a mode (Schedule-Free's) put y in their parameter rows."""
+        self._set_mode("train")
+
+    def eval(self) -> None:
+        """Before evaluating, a checkpoint or the end: segments with a mode put the average x in their rows."""
+        self._set_mode("eval")
+
+    def _set_mode(self, mode: str) -> None:
+        for segment in self.segments:
+            if callable(getattr(segment, mode, None)):
+                getattr(segment, mode)()
 
     def freeze(self, mask: Tensor) -> None:
         """Leave the configurations where ``mask`` is True out of every later step."""

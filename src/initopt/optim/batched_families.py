@@ -14,7 +14,8 @@ below, their hyperparameters ``(K,)`` float64 columns on the device, made once (
 ``freeze`` and ``load``), and their step count a device tensor: torch's per-parameter ``.item()``
 calls become per-configuration reductions, so a step needs no host synchronization. Schedule-Free's
 segment also has ``train()`` and ``eval()``, which put its rows of the bundle's parameters at the
-gradient point y or the average x (:func:`set_mode` calls them on every segment that has them).
+gradient point y or the average x (``BatchedOptimizer.train()`` / ``eval()`` call them on every
+segment that has them).
 """
 
 from __future__ import annotations
@@ -33,17 +34,6 @@ from initopt.optim.optimizer import axpy_, cast_like
 from initopt.optim.schedule_free import EVAL_MODE_MESSAGE
 
 FAMILIES = ("lion", "muon", "adafactor", "schedule_free_adamw")
-MODES = ("train", "eval")
-
-
-def set_mode(optimizer: Any, mode: str) -> None:
-    """``train()`` or ``eval()`` on each segment of a :class:`~initopt.optim.batched.BatchedOptimizer`
-    that has them (Schedule-Free's: its rows of the parameters to y, or to x); the others have no mode."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    for segment in optimizer.segments:
-        if callable(getattr(segment, mode, None)):
-            getattr(segment, mode)()
 
 
 def column_view(column: Tensor, like: Tensor) -> Tensor:
@@ -154,14 +144,6 @@ def schedule_free_swap_(p: Tensor, z: Tensor, weight: Tensor) -> None:
 class ColumnSegment:
     """Configurations ``start:end`` of one of :data:`FAMILIES`; the interface of ``batched._Segment``."""
 
-    def __new__(cls, *args: Any, **kwargs: Any):
-        """``ColumnSegment(start, end, hypers, ...)``, how ``BatchedOptimizer`` builds a segment of any of
-        :data:`FAMILIES`, gives the family's own class where it has one (:data:`SEGMENT_CLASSES`)."""
-        hypers = args[2] if len(args) > 2 else kwargs.get("hypers")
-        if cls is ColumnSegment and hypers:
-            cls = SEGMENT_CLASSES.get(hypers[0]["name"], ColumnSegment)
-        return super().__new__(cls)
-
     def __init__(self, start: int, end: int, hypers: list[dict[str, Any]], params: Sequence[Tensor], path: str,
                  index: Sequence[int] | None = None, matrix: Sequence[bool] | None = None):
         self.start, self.end, self.hypers, self.path = start, end, hypers, path
@@ -189,7 +171,13 @@ class ColumnSegment:
             self.exp_avg_sq = [None if m else torch.zeros_like(r) for r, m in zip(rows, self.matrix)]
 
     def _column(self, key: str, default: Any = None) -> Tensor:
-        return torch.tensor([h.get(key, default) for h in self.hypers], dtype=torch.float64, device=self.device)
+        """A hyperparameter of each configuration as a ``(k,)`` float64 column on the device, made once
+        (a step then copies nothing from the host: a CUDA graph can hold it)."""
+        columns = self.__dict__.setdefault("_columns", {})
+        if (key, default) not in columns:
+            columns[key, default] = torch.tensor([h.get(key, default) for h in self.hypers], dtype=torch.float64,
+                                                 device=self.device)
+        return columns[key, default]
 
     @staticmethod
     def _view(column: Tensor, like: Tensor) -> Tensor:
@@ -197,6 +185,7 @@ class ColumnSegment:
 
     def freeze(self, mask: Tensor) -> None:
         self.active &= ~mask.to(self.active.device, torch.bool)
+        self.__dict__.pop("_active_lr", None)
 
     def bind(self, grads: list[Tensor]) -> None:
         self.bound = grads
@@ -205,13 +194,18 @@ class ColumnSegment:
         self.multiplier = multiplier
 
     def _lr(self) -> Tensor:
-        lr = self._column("lr") * self.active.to(self.device)
-        return lr if self.multiplier is None else lr * self.multiplier
+        if "_active_lr" not in self.__dict__:  # frozen configurations step with lr 0
+            self._active_lr = self._column("lr") * self.active.to(self.device)
+        return self._active_lr if self.multiplier is None else self._active_lr * self.multiplier
 
     def _decay(self) -> Tensor:
         """The weight decay to pair with the scheduled lr: ``wd``, or ``wd / lr`` for decay independent of the lr."""
-        return torch.tensor([h.get("weight_decay", 0.0) / h["lr"] if h.get("decay", "coupled") == "independent" and h["lr"]
-                             else h.get("weight_decay", 0.0) for h in self.hypers], dtype=torch.float64, device=self.device)
+        columns = self.__dict__.setdefault("_columns", {})
+        if "decay" not in columns:
+            columns["decay"] = torch.tensor(
+                [h.get("weight_decay", 0.0) / h["lr"] if h.get("decay", "coupled") == "independent" and h["lr"]
+                 else h.get("weight_decay", 0.0) for h in self.hypers], dtype=torch.float64, device=self.device)
+        return columns["decay"]
 
     @torch.no_grad()
     def step(self, params: list[Tensor], grads: list[Tensor]) -> None:
@@ -232,8 +226,12 @@ class ColumnSegment:
 
     def _pair(self, key: str, default: tuple[float, float]) -> tuple[Tensor, Tensor]:
         """A pair of hyperparameters (``betas``) as two columns."""
-        pairs = [tuple(h.get(key, default)) for h in self.hypers]
-        return tuple(torch.tensor([pair[i] for pair in pairs], dtype=torch.float64, device=self.device) for i in (0, 1))
+        columns = self.__dict__.setdefault("_columns", {})
+        if (key, default) not in columns:
+            pairs = [tuple(h.get(key, default)) for h in self.hypers]
+            columns[key, default] = tuple(torch.tensor([pair[i] for pair in pairs], dtype=torch.float64, device=self.device)
+                                          for i in (0, 1))
+        return columns[key, default]
 
     def _muon(self, p: Tensor, g: Tensor, buffer: Tensor, lr: Tensor, decay: Tensor, nesterov: bool) -> None:
         for k, h in enumerate(self.hypers):  # each matrix alone, with torch.optim.Muon's operations and scalars
@@ -268,6 +266,7 @@ class ColumnSegment:
                 if mine is not None:
                     mine.copy_(theirs)
         self.active = saved["active"].clone()
+        self.__dict__.pop("_active_lr", None)
 
 
 class _DeviceColumnSegment(ColumnSegment):
@@ -405,3 +404,8 @@ class ScheduleFreeSegment(_DeviceColumnSegment):
 #: The segment class of each family that has its own (the others: :class:`ColumnSegment`).
 SEGMENT_CLASSES: dict[str, type[ColumnSegment]] = {"adafactor": AdafactorSegment,
                                                    "schedule_free_adamw": ScheduleFreeSegment}
+
+
+def segment_class(family: str) -> type[ColumnSegment]:
+    """The segment class of one of :data:`FAMILIES`."""
+    return SEGMENT_CLASSES.get(family, ColumnSegment)

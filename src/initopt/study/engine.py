@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 
 from initopt.memory import keep_freed_memory
-from initopt.optim.batched_families import set_mode
 from initopt.study import bundle_state, outcomes
 from initopt.study.bundle_model import HandBatchedMLP, NotBatchable, bundle_model
 from initopt.study.bundle_step import BundleStep
@@ -97,9 +96,9 @@ def train_bundle(
         epoch_started = time.perf_counter()
         step.order.shuffle()
         step.tally.start(step.order.index)
-        set_mode(step.optimizer, "train")  # as fit: Schedule-Free's parameters hold y for the steps,
+        step.optimizer.train()  # as fit: Schedule-Free's parameters hold y for the steps,
         step.epoch(check_now if check_each_step else None)
-        set_mode(step.optimizer, "eval")  # and x for the evaluation, the checkpoint and the end
+        step.optimizer.eval()  # and x for the evaluation, the checkpoint and the end
         train_loss, train_metric = step.tally.finish()
         # once per epoch: a configuration whose loss went non-finite at any step has a non-finite mean;
         # it trained on (NaN in its own rows only, every operation is per configuration)
