@@ -151,3 +151,39 @@ def test_the_snippets_carry_the_studys_schedule(schedule):
     keras_text = keras_snippet(row)
     assert "learning_rate=schedule" in keras_text
     assert {"warmup-cosine": "CosineDecay(", "step": "ExponentialDecay("}.get(schedule, "no warmup-stable-decay") in keras_text
+
+
+@pytest.mark.parametrize("optimizer", [
+    {"name": "lion", "lr": [3e-4], "weight_decay": [1.0], "decay": ["independent"]},
+    {"name": "muon", "lr": [2e-3], "adjust_lr_fn": ["match_rms_adamw"]},
+    {"name": "adafactor", "lr": [2e-2], "weight_decay": [0.1]},
+    {"name": "schedule_free_adamw", "lr": [3e-3], "weight_decay": [0.01], "warmup_steps": [5]},
+], ids=lambda o: o["name"])
+def test_the_pytorch_snippet_of_the_newer_optimizers_trains_as_the_study_did(optimizer):
+    workload, config, row = _study_config(optimizer)
+    namespace: dict = {}
+    exec(compile(snippet(row, "python", workload.spec.train.no_decay_rule), "<snippet>", "exec"), namespace)  # noqa: S102
+    studied = workload.initialized_model(config)
+    theirs = workload.optimizer(studied, config)
+    pasted = workload.build()
+    pasted.load_state_dict(studied.state_dict())
+    mine = namespace["make_optimizer"](pasted)
+    for opt in (theirs, mine):
+        if hasattr(opt, "train"):
+            opt.train()
+    x, y = workload.train.x[:64], workload.train.y[:64]
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    for _ in range(20):
+        for model, opt in ((studied, theirs), (pasted, mine)):
+            opt.zero_grad()
+            loss_fn(model(x).squeeze(-1), y.float().view(-1)).backward()
+            opt.step()
+    for (name, a), b in zip(studied.named_parameters(), pasted.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_keras_gets_lion_where_its_rule_is_the_studys_and_a_note_elsewhere():
+    _, _, coupled = _study_config({"name": "lion", "lr": [3e-4], "weight_decay": [1.0]})
+    assert "keras.optimizers.Lion(learning_rate=0.0003, beta_1=0.9, beta_2=0.99, weight_decay=1.0)" in keras_snippet(coupled)
+    _, _, muon = _study_config({"name": "muon"})
+    assert "no Keras optimizer checked" in keras_snippet(muon) and "optimizer = None" in keras_snippet(muon)

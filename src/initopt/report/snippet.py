@@ -121,10 +121,46 @@ def _torch_optimizer(row: ConfigRow, params: str = "model.parameters()", groups:
     if row.optimizer == "sgd":
         args = f"lr={lr!r}, momentum={_num(h.get('momentum', 0.0))}, dampening={_num(h.get('dampening', 0.0))}{decay_arg}, nesterov={bool(h.get('nesterov', False))}"
         return f"torch.optim.SGD({params}, {args})", note
+    if row.optimizer in NEWER:
+        return _newer_optimizer(row, params, decay_arg)
     betas = tuple(h.get("betas", (0.9, 0.999)))
     common = f"lr={lr!r}, betas=({float(betas[0])!r}, {float(betas[1])!r}), eps={_num(h.get('eps', 1e-8))}, amsgrad={bool(h.get('amsgrad', False))}"
     name = "Adam" if row.optimizer == "adam" else "AdamW"
     return f"torch.optim.{name}({params}, {common}{decay_arg})", note
+
+
+#: The optimizers past SGD, Adam and AdamW, and what their code says of them
+NEWER = {
+    "lion": "Lion (Chen et al. 2023): initopt.optim.Lion equals lion_pytorch.Lion; decoupled decay p <- p - lr * weight_decay * p",
+    "muon": "Muon for the hidden matrices, AdamW for the rest (initopt.optim.muon_param_groups), as the study ran it",
+    "adafactor": "torch.optim.Adafactor; the study set eps2 and left eps1 at the dtype's epsilon",
+    "schedule_free_adamw": "schedule-free AdamW: call optimizer.train() before training steps and optimizer.eval() "
+                           "before evaluating or saving (initopt.fit does)",
+}
+
+
+def _newer_optimizer(row: ConfigRow, params: str, decay_arg: str) -> tuple[str, str]:
+    """The code of one of :data:`NEWER`, and its note."""
+    h = dict(row.hyper)
+    lr, wd = float(h["lr"]), float(h.get("weight_decay", 0.0))
+    if row.optimizer == "muon":
+        args = (f"lr={lr!r}, weight_decay={wd!r}, momentum={_num(h.get('momentum', 0.95))}, "
+                f"nesterov={bool(h.get('nesterov', True))}, adjust_lr_fn={h.get('adjust_lr_fn', 'original')!r}")
+        return f"initopt.optim.Muon(initopt.optim.muon_param_groups(model), {args})", NEWER["muon"]
+    if row.optimizer == "lion":
+        betas = tuple(h.get("betas", (0.9, 0.99)))
+        decay = ', decay="independent"' if h.get("decay", "coupled") == "independent" else ""
+        return (f"initopt.optim.Lion({params}, lr={lr!r}, betas=({float(betas[0])!r}, {float(betas[1])!r}){decay_arg}{decay})",
+                NEWER["lion"])
+    if row.optimizer == "adafactor":
+        args = (f"lr={lr!r}, beta2_decay={_num(h.get('beta2_decay', -0.8))}, eps=(None, {_num(h.get('eps2', 1e-3))}), "
+                f"d={_num(h.get('d', 1.0))}{decay_arg}")
+        return f"torch.optim.Adafactor({params}, {args})", NEWER["adafactor"]
+    betas = tuple(h.get("betas", (0.9, 0.999)))
+    args = (f"lr={lr!r}, betas=({float(betas[0])!r}, {float(betas[1])!r}), eps={_num(h.get('eps', 1e-8))}{decay_arg}, "
+            f"warmup_steps={int(h.get('warmup_steps', 0))}, r={_num(h.get('r', 0.0))}, "
+            f"weight_lr_power={_num(h.get('weight_lr_power', 2.0))}")
+    return f"initopt.optim.ScheduleFreeAdamW({params}, {args})", NEWER["schedule_free_adamw"]
 
 
 def decay_rule_text(no_decay: tuple[str, ...]) -> str:
@@ -202,6 +238,8 @@ def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
                   f'            exempt = isinstance(module, norms) or "bias" in full or "norm" in full{embeddings}',
                   "            (no_decay if exempt else decay).append(p)"]
     lines += [f"    return {optimizer}", ""]
+    if "initopt." in optimizer and "import initopt" not in lines:
+        lines = [*lines[:2], "", "import initopt", *lines[2:]]
     schedule = _schedule(row)
     if schedule is not None:
         lines = ["import math", *lines, "", *lr_multiplier_source(schedule), ""]
@@ -230,7 +268,9 @@ def keras_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
         lines.append(f"initializer = {initializer}" + (f"  # {note}" if note else ""))
     lines.append("# pass kernel_initializer=initializer (and bias_initializer='zeros') to each Dense / Conv layer")
     regularizer = None
-    if row.optimizer == "sgd":
+    if row.optimizer in NEWER:
+        optimizer = _newer_keras(row, lines)
+    elif row.optimizer == "sgd":
         if float(h.get("dampening", 0.0)):
             lines.append("# Keras's SGD has no dampening: the study's momentum with dampening has no exact Keras form")
         optimizer = f"keras.optimizers.SGD(learning_rate={lr!r}, momentum={_num(h.get('momentum', 0.0))}, nesterov={bool(h.get('nesterov', False))})"
@@ -285,6 +325,19 @@ def keras_schedule_lines(schedule, lr: float) -> list[str]:
                     *(f"#   {line}" for line in lr_multiplier_source(schedule)),
                     "# as a keras.optimizers.schedules.LearningRateSchedule of your own (keras.ops for the branches)",
                     f"schedule = {lr!r}  # a constant lr until then"]
+
+
+def _newer_keras(row: ConfigRow, lines: list[str]) -> str:
+    """Keras's optimizer for one of :data:`NEWER` where it has one with the same rule, else a note and None."""
+    h = dict(row.hyper)
+    lr, wd = float(h["lr"]), float(h.get("weight_decay", 0.0))
+    if row.optimizer == "lion" and h.get("decay", "coupled") == "coupled":
+        betas = tuple(h.get("betas", (0.9, 0.99)))
+        lines.append("# Keras decays p <- p - lr * weight_decay * p, as lion-pytorch: the same number")
+        return f"keras.optimizers.Lion(learning_rate={lr!r}, beta_1={float(betas[0])!r}, beta_2={float(betas[1])!r}, weight_decay={wd!r})"
+    lines.append(f"# {row.optimizer}: no Keras optimizer checked against the rule the study ran ({NEWER[row.optimizer]}); "
+                 "the PyTorch code (--format python) is exact")
+    return "None"
 
 
 def toml_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
