@@ -176,6 +176,7 @@ def sensitivity_figure(panels: Sequence[SensitivityPanel], metric: str, lower_is
     A flat, high line is an init x optimizer that forgives a badly chosen lr; an ``x`` on the bottom
     edge marks an lr where every seed diverged.
     """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
     from matplotlib.transforms import blended_transform_factory
 
     with _rc():
@@ -198,7 +199,11 @@ def sensitivity_figure(panels: Sequence[SensitivityPanel], metric: str, lower_is
                     ax.scatter(dead, [0.02] * len(dead), marker="x", color=s["color"], s=40, clip_on=False,
                                transform=blended_transform_factory(ax.transData, ax.transAxes))
             ax.set_xscale("log")
-            ax.set_title(panel.optimizer, loc="left")
+            # within a decade the log axis labels its minor ticks, which overlap: label the lrs tried instead
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xticks(sorted({lr for line in panel.lines for lr in line.lrs}))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.set_title(textwrap.fill(panel.optimizer, width=int(3.3 * CHARS_PER_INCH)), loc="left")
             ax.set_xlabel("learning rate (log scale)")
             ax.grid(alpha=0.3)
         means = [m for panel in panels for line in panel.lines for m in line.means if math.isfinite(m)]

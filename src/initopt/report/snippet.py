@@ -203,10 +203,12 @@ def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     name, params = _scheme(row)
     call = torch_init_call(name, params)
     optimizer, decay_note = _torch_optimizer(row, "model.parameters()" if not no_decay else "", groups=bool(no_decay))
+    optimizer = optimizer.replace("muon_param_groups(model)", f"muon_param_groups(model, no_decay={tuple(no_decay)!r})")
     lines = ["import torch", "from torch import nn", "", ""]
+    if call is None or "initopt." in optimizer:
+        lines[2:2] = ["", "import initopt"]
     if call is None:
-        lines += ["import initopt", "", "",
-                  "def init_weights(model: nn.Module) -> None:",
+        lines += ["def init_weights(model: nn.Module) -> None:",
                   f'    """{row.init}: no plain torch.nn.init call draws it; initopt does (biases zero, norms one and zero)."""',
                   f"    initopt.init.initialize(model, {{'name': {name!r}, **{params!r}}}, 'zeros')"]
     else:
@@ -225,7 +227,7 @@ def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     lines += ["", "",
               "def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:",
               f'    """{decay_note}. {decay_rule_text(no_decay)}"""']
-    if no_decay:
+    if no_decay and row.optimizer != "muon":  # muon_param_groups applies the no-decay rule itself
         embeddings = " or isinstance(module, (nn.Embedding, nn.EmbeddingBag))" if "embedding" in no_decay else ""
         lines += ["    norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)",
                   "    decay, no_decay, seen = [], [], set()",
@@ -238,11 +240,9 @@ def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
                   f'            exempt = isinstance(module, norms) or "bias" in full or "norm" in full{embeddings}',
                   "            (no_decay if exempt else decay).append(p)"]
     lines += [f"    return {optimizer}", ""]
-    if "initopt." in optimizer and "import initopt" not in lines:
-        lines = [*lines[:2], "", "import initopt", *lines[2:]]
     schedule = _schedule(row)
     if schedule is not None:
-        lines = ["import math", *lines, "", *lr_multiplier_source(schedule), ""]
+        lines = ["import math", *lines, "", *lr_multiplier_source(schedule), ""]  # math: the cosine
     lines += ["",
               f"torch.manual_seed({int(row.seed)})  # a seed the study ran; any other is another draw",
               "# model = ...  your model",
