@@ -29,6 +29,7 @@ NEW_EXAMPLES = [
     ("char_lm.toml", "perplexity"),
     ("ratings_mf.toml", "rmse"),
     ("mnist1d_paper_cnn.toml", "accuracy"),
+    ("optimizers.toml", "perplexity"),
 ]
 
 
