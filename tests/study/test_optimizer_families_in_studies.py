@@ -18,6 +18,11 @@ TRANSFORMER = {"dataset": "modular-addition", "model": "transformer", "d_model":
 MLP = {"dataset": "seed-binary", "model": "mlp", "hidden": [16, 8]}
 
 
+def _train(workload_table: dict) -> dict:
+    """Two epochs; the MLP's 800 examples in batches of 128 (its study default of 32 makes 4x the steps)."""
+    return {"epochs": 2, "batch_size": 128 if workload_table is MLP else 32}
+
+
 def _losses(workload, configs, engine):
     out: dict[str, list[float]] = {}
     engine(workload, configs, on_epoch=lambda rows: [out.setdefault(r.config_id, []).append(r.train_loss) for r in rows])
@@ -26,7 +31,7 @@ def _losses(workload, configs, engine):
 
 @pytest.mark.parametrize("workload_table", [MLP, TRANSFORMER], ids=["mlp", "transformer"])
 def test_lion_and_muon_bundles_train_as_the_sequential_engine(workload_table):
-    raw = {"name": "families", "workload": workload_table, "train": {"epochs": 2, "batch_size": 32},
+    raw = {"name": "families", "workload": workload_table, "train": _train(workload_table),
            "grid": {"init": ["he_normal"], "seeds": [0, 1], "optimizer": [
                {"name": "lion", "lr": [1e-4, 3e-4], "weight_decay": [1.0], "decay": ["coupled", "independent"],
                 "schedule": ["constant", "warmup-cosine"]},
@@ -155,7 +160,7 @@ def test_adafactor_and_schedule_free_bundles_train_as_the_sequential_engine(work
     losses within 1e-5 of the sequential engine's (the held-out ones computed at Schedule-Free's x)."""
     from initopt.study.plan import plan_bundles
 
-    raw = {"name": "families", "workload": workload_table, "train": {"epochs": 2, "batch_size": 32},
+    raw = {"name": "families", "workload": workload_table, "train": _train(workload_table),
            "grid": {"init": ["he_normal"], "seeds": [0], "optimizer": FAMILIES_GRID}}
     workload = prepare(parse_spec(raw))
     configs = workload.spec.configs()
@@ -250,3 +255,18 @@ def test_the_sequential_engine_builds_the_drop_ins_with_the_studys_param_groups(
     assert [g["eps"] for g in adafactor.param_groups] == [(None, 1e-2)] * 2
     assert [g["weight_decay"] for g in adafactor.param_groups] == [0.1, 0.0]  # biases do not decay
     assert schedule_free.param_groups[0]["warmup_steps"] == 5 and isinstance(schedule_free.param_groups[0]["warmup_steps"], int)
+
+
+def test_muon_batched_over_the_bundle_trains_as_the_sequential_engine():
+    """The Triton path's Muon (a GPU bundle's): one batched Newton-Schulz over the stacked matrices."""
+    raw = {"name": "batched-muon", "workload": TRANSFORMER, "train": {"epochs": 2, "batch_size": 32},
+           "grid": {"init": ["he_normal"], "seeds": [0, 1],
+                    "optimizer": [{"name": "muon", "lr": [1e-3, 3e-3], "adjust_lr_fn": ["original", "match_rms_adamw"]}]}}
+    workload = prepare(parse_spec(raw))
+    configs = workload.spec.configs()
+    bundled: dict[str, list[float]] = {}
+    train_bundle(workload, configs, optimizer_path="triton",
+                 on_epoch=lambda rows: [bundled.setdefault(r.config_id, []).append(r.train_loss) for r in rows])
+    sequential = _losses(workload, configs, train_sequential)
+    for config in configs:
+        assert bundled[config.id] == pytest.approx(sequential[config.id], abs=1e-4), config.hyper
