@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from initopt.optim.adam import adam_moments_, adam_update_
-from initopt.optim.batched_families import FAMILIES, segment_class
+from initopt.optim.batched_families import FAMILIES, segment_class, segment_state
 from initopt.optim.decay import decoupled_decay_, l2_grad
 from initopt.optim.paths import BUNDLE_PATHS, bundle_path
 from initopt.optim.sgd import nesterov_direction, sgd_momentum, sgd_update_
@@ -236,11 +236,7 @@ class _Segment:
     _STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer")
 
     def state(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"family": self.family, "step_count": self.step_count, "active": self.active.clone()}
-        for name in self._STATE:
-            if getattr(self, name, None) is not None:
-                out[name] = getattr(self, name)
-        return out
+        return segment_state(self)
 
     def load(self, saved: dict[str, Any]) -> None:
         if saved["family"] != self.family:

@@ -145,6 +145,16 @@ def schedule_free_swap_(p: Tensor, z: Tensor, weight: Tensor) -> None:
     p.lerp_(z, column_view(weight, p))
 
 
+def segment_state(segment: Any) -> dict[str, Any]:
+    """A segment's family, step count, active configurations and its ``_STATE`` tensors (references):
+    what ``BatchedOptimizer.state_dict`` keeps of every segment, of any family."""
+    out: dict[str, Any] = {"family": segment.family, "step_count": segment.step_count, "active": segment.active.clone()}
+    for name in segment._STATE:
+        if getattr(segment, name, None) is not None:
+            out[name] = getattr(segment, name)
+    return out
+
+
 class ColumnSegment:
     """Configurations ``start:end`` of one of :data:`FAMILIES`; the interface of ``batched._Segment``."""
 
@@ -273,11 +283,7 @@ class ColumnSegment:
     _STATE = ("exp_avg", "exp_avg_sq", "momentum_buffer")
 
     def state(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"family": self.family, "step_count": self.step_count, "active": self.active.clone()}
-        for name in self._STATE:
-            if getattr(self, name, None) is not None:
-                out[name] = getattr(self, name)
-        return out
+        return segment_state(self)
 
     def load(self, saved: dict[str, Any]) -> None:
         if saved["family"] != self.family:
