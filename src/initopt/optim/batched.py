@@ -158,6 +158,11 @@ class BatchedOptimizer:
         for segment in self.segments:
             segment.bind([grads[i][segment.start : segment.end] for i in segment.index])
 
+    def release_gradients(self) -> None:
+        """Forget the gradients given to :meth:`bind_gradients` (``step`` needs its gradients again)."""
+        for segment in self.segments:
+            segment.bind(None)
+
     @torch.no_grad()
     def step(self, grads: Sequence[Tensor] | None = None) -> None:
         """One update from ``grads`` (one per parameter, ``(K, ...)``), else from the gradients given
@@ -219,7 +224,7 @@ class _Segment:
             self._slabs, self._slab_grads = None, None
             self._tensors = self._hyper_tensors()
 
-    def bind(self, grads: list[Tensor]) -> None:
+    def bind(self, grads: list[Tensor] | None) -> None:
         self.bound, self._slab_grads = grads, None
 
     def scale_lr(self, multiplier: Tensor) -> None:

@@ -201,7 +201,7 @@ class ColumnSegment:
         self.active &= ~mask.to(self.active.device, torch.bool)
         self.__dict__.pop("_active_lr", None)
 
-    def bind(self, grads: list[Tensor]) -> None:
+    def bind(self, grads: list[Tensor] | None) -> None:
         self.bound = grads
 
     def scale_lr(self, multiplier: Tensor) -> None:

@@ -31,6 +31,8 @@ class BundleStep:
         self.loss_fn, self.loss_gradient = loss_fn, loss_gradient
         self.hand = isinstance(model, HandBatchedMLP)
         self.params = None if self.hand else list(model.params.values())
+        self.addresses: list[int] = []  # the last step's gradients' addresses (see ``update``)
+        self.bound = False
         self.x, self.y, self.order = x, y, order
         self.k = order.k
         self.active = torch.ones(self.k, dtype=torch.bool, device=x.device)
@@ -104,10 +106,30 @@ class BundleStep:
             self.model.backward(grad_output)
             self.optimizer.step()  # the gradients bound at the start, written in place by backward
         else:
-            self.optimizer.step(torch.autograd.grad(total, self.params, allow_unused=True, materialize_grads=True))
+            self.update(torch.autograd.grad(total, self.params, allow_unused=True, materialize_grads=True))
         if not self.tally.deferred:
             self.tally.record(0, losses, output, yb)
         return output
+
+    def update(self, grads: tuple[torch.Tensor, ...]) -> None:
+        """The optimizer's step from autograd's gradients. Layers that reuse their gradient buffers
+        (``BundleContext.reuse_gradients``) hand back the same tensors every step: once two steps'
+        gradients sit at the same addresses, they are bound to the optimizer, which then keeps its
+        views of them instead of slicing every gradient per configuration run at every step. Bound
+        views keep their storage alive, so a later gradient at the same address is the same buffer;
+        any other address releases them."""
+        addresses = [g.data_ptr() for g in grads]
+        if addresses != self.addresses or not all(g.is_contiguous() for g in grads):
+            if self.bound:
+                self.optimizer.release_gradients()
+                self.bound = False
+            self.addresses = addresses
+            self.optimizer.step(grads)
+            return
+        if not self.bound:
+            self.optimizer.bind_gradients(grads)
+            self.bound = True
+        self.optimizer.step()
 
     def masked(self, values: torch.Tensor) -> torch.Tensor:
         """``values`` (one row per configuration) with the frozen configurations' rows zeroed."""

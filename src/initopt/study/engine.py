@@ -229,7 +229,7 @@ def _evaluate(model, x, y, loss_fn, metric_fn) -> tuple[torch.Tensor, torch.Tens
     metric that is a function of a mean, rmse or perplexity, finished once over the whole set)."""
     mean_fn, finish = metric_parts(metric_fn)
     loss_sum = metric_sum = None
-    chunk = getattr(model, "eval_batch", EVAL_BATCH)
+    chunk = model.eval_batch(x) if hasattr(model, "eval_batch") else EVAL_BATCH
     for start in range(0, len(x), chunk):
         xc, yc = x[start : start + chunk], y[start : start + chunk]
         output = model.forward_shared(xc)

@@ -32,12 +32,18 @@ class _Lookup(torch.autograd.Function):
         return grad.index_add_(0, ids, grad_out.reshape(-1, grad_out.shape[-1])), None, None
 
 
-def bundled_embedding(ids: torch.Tensor, weight: torch.Tensor, grad_buffer: torch.Tensor | None = None) -> torch.Tensor:
+def row_shift(k: int, num: int, device: torch.device) -> torch.Tensor:
+    """``(K, 1)`` offsets ``k * num``: configuration ``k``'s ids moved into its part of the folded table."""
+    return torch.arange(k, device=device).mul_(num).view(k, 1)
+
+
+def bundled_embedding(ids: torch.Tensor, weight: torch.Tensor, grad_buffer: torch.Tensor | None = None,
+                      shift: torch.Tensor | None = None) -> torch.Tensor:
     """Folded ``ids`` (``K * B, ...``) looked up in ``weight`` ``(K, num, dim)``: row ``k`` of the
-    bundle reads table ``k``."""
+    bundle reads table ``k``. ``shift``: :func:`row_shift`'s offsets, where the caller keeps them."""
     k, num, dim = weight.shape
-    shift = torch.arange(k, device=ids.device).mul_(num).view(k, *([1] * ids.dim()))
-    shifted = (ids.view(k, -1, *ids.shape[1:]) + shift).reshape(-1)
+    shift = row_shift(k, num, ids.device) if shift is None else shift
+    shifted = torch.add(ids.reshape(k, -1), shift).view(-1)
     return _Lookup.apply(weight.view(k * num, dim), shifted, grad_buffer).view(*ids.shape, dim)
 
 
@@ -55,11 +61,14 @@ class BundledEmbedding(nn.Module):
         self.weight = stack(modules, "weight")
         self.context = context
         self._grad: torch.Tensor | None = None
+        self._shift: torch.Tensor | None = None
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self._shift is None or self._shift.device != ids.device:
+            self._shift = row_shift(self.weight.shape[0], self.weight.shape[1], ids.device)
         if not (torch.is_grad_enabled() and self.context.reuse_gradients):
-            return bundled_embedding(ids, self.weight)
+            return bundled_embedding(ids, self.weight, shift=self._shift)
         if self._grad is None or self._grad.device != self.weight.device:
             self._grad = torch.empty(self.weight.shape[0] * self.weight.shape[1], self.weight.shape[2],
                                      dtype=self.weight.dtype, device=self.weight.device)
-        return bundled_embedding(ids, self.weight, self._grad)
+        return bundled_embedding(ids, self.weight, self._grad, self._shift)

@@ -24,7 +24,8 @@ from initopt.study.bundled.generic import GenericLayer
 from initopt.study.bundled.grouped import group_runs
 
 
-EVAL_EXAMPLES = 1024  # examples of all configurations together in one evaluation chunk
+EVAL_EXAMPLES = 1024  # examples of all configurations together in the first evaluation chunk
+EVAL_ELEMENTS = 1 << 20  # elements of the largest layer output of an evaluation chunk (4 MB in float32)
 
 
 class NotBatchable(Exception):
@@ -61,10 +62,7 @@ class FoldedBundle:
         self.generic: list[str] = []
         self.module = self._convert(models[0], list(models), "", _registry()).to(device)
         self.params = dict(self.module.named_parameters())
-        # evaluation runs every configuration on each example: chunks of EVAL_EXAMPLES / K examples keep
-        # its activations a few MB (a transformer's 1024-example chunk at K=16 made 50 MB tensors whose
-        # fresh pages cost more than the arithmetic)
-        self.eval_batch = max(1, EVAL_EXAMPLES // self.k)
+        self._eval_batch: int | None = None
 
     def _convert(self, template: nn.Module, modules: list[nn.Module], path: str, registry) -> nn.Module:
         name = path or type(template).__name__
@@ -116,6 +114,32 @@ class FoldedBundle:
         self.module.eval()
         folded = x.unsqueeze(0).expand(self.k, *x.shape).reshape(self.k * x.shape[0], *x.shape[1:])
         return self._folded(folded, x.shape[0])
+
+    def eval_batch(self, x: torch.Tensor) -> int:
+        """Examples per evaluation chunk (each seen by every configuration), sized by measurement once:
+        the first ``EVAL_EXAMPLES / K`` examples are run with every layer's output watched, and the chunk
+        is made as large as keeps the largest output within ``EVAL_ELEMENTS``. One size for every
+        model would be wrong both ways: a transformer's 1024 examples per configuration at K=16 made
+        50 MB tensors whose fresh pages cost more than the arithmetic; an embedding model's layers
+        output 32 numbers per example, and its chunks of 16 spent the evaluation in per-call overhead."""
+        if self._eval_batch is None:
+            probe = max(1, min(len(x), EVAL_EXAMPLES // self.k))
+            largest = [1]
+
+            def watch(module, inputs, output):
+                if isinstance(output, torch.Tensor):
+                    largest[0] = max(largest[0], output.numel())
+
+            hooks = [m.register_forward_hook(watch) for m in self.module.modules()]
+            try:
+                with torch.no_grad():
+                    self.forward_shared(x[:probe])
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            per_example = largest[0] / probe  # elements of the largest output per example of the chunk
+            self._eval_batch = max(1, int(EVAL_ELEMENTS // per_example))
+        return self._eval_batch
 
     def _folded(self, x: torch.Tensor, per_config: int) -> torch.Tensor:
         self.context.per_config = per_config
