@@ -148,8 +148,12 @@ def test_to_run_gives_pending_and_running_in_insertion_order(study):
     assert study.to_run(STUDY) == IDS[3:]  # c0003 is running: a crash left it so
     assert study.to_run(STUDY, ids=[IDS[5], IDS[0], IDS[3], "unknown"]) == [IDS[3], IDS[5]]
     assert study.counts(STUDY) == {
-        Status.PENDING: 2, Status.RUNNING: 1, Status.DONE: 1, Status.DIVERGED: 1, Status.FAILED: 1
+        Status.PENDING: 2, Status.RUNNING: 1, Status.DONE: 1, Status.DIVERGED: 1, Status.FAILED: 1, Status.PRUNED: 0
     }  # fmt: skip
+    study.mark_running(STUDY, [IDS[3]])
+    study.finish(STUDY, [ResultRecord(IDS[3], Status.PRUNED, 1, 0.5, 0.6, 0.7)])  # stopped at a rung: final
+    assert study.to_run(STUDY) == IDS[4:]
+    assert study.counts(STUDY)[Status.PRUNED] == 1
 
 
 def test_status_transitions(study):

@@ -39,7 +39,7 @@ def test_new_file_is_wal_and_versioned(tmp_path, make_configs):
         store.begin_study(STUDY, {}, "w", {})
         store.add_configs(STUDY, make_configs(2))
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("PRAGMA application_id").fetchone()[0] == schema_module.APPLICATION_ID
     conn.close()
     with open_store(path) as store:  # reopening changes nothing
@@ -48,7 +48,7 @@ def test_new_file_is_wal_and_versioned(tmp_path, make_configs):
 
 def test_status_values_match_the_schema_check():
     assert _RUNNABLE_SQL == "(" + ", ".join(f"'{s.value}'" for s in RUNNABLE) + ")"
-    ddl = " ".join(schema_module.MIGRATIONS[1])
+    ddl = " ".join(schema_module.MIGRATIONS[schema_module.SCHEMA_VERSION])  # the latest configs table
     assert "CHECK (status IN (" + ", ".join(f"'{s.value}'" for s in Status) + "))" in ddl
 
 
@@ -115,26 +115,26 @@ def test_version_1_file_opens_and_reads(tmp_path):
 
 
 def test_migrations_run_in_order_in_one_transaction(tmp_path, monkeypatch, make_configs):
-    """The migration runner, with a made-up version 3: data survives, the version moves, and a
+    """The migration runner, with a made-up version 4: data survives, the version moves, and a
     failing step leaves the file at the old version untouched."""
     path = tmp_path / "old.db"
     with SQLiteStore(path) as store:
         store.begin_study(STUDY, {}, "w", {})
         store.add_configs(STUDY, make_configs(3))
     v3 = ("ALTER TABLE epochs ADD COLUMN grad_norm REAL",)
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(schema_module.MIGRATIONS, 3, (*v3, "CREATE TABLE broken (x"))
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 4, (*v3, "CREATE TABLE broken (x"))
     raw = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(sqlite3.Error):
         schema_module.check_and_migrate(raw, path)
     raw.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert "grad_norm" not in [r[1] for r in conn.execute("PRAGMA table_info(epochs)")]
     conn.close()
-    monkeypatch.setitem(schema_module.MIGRATIONS, 3, v3)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 4, v3)
     with SQLiteStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert "grad_norm" in [r[1] for r in store.conn.execute("PRAGMA table_info(epochs)")]
         assert store.counts(STUDY)[Status.PENDING] == 3
 
@@ -221,3 +221,25 @@ def test_one_store_shared_by_threads(shared):
         assert n % 3 == 0  # whole batches only
     thread.join()
     assert errors == [] and len(writer.epochs(STUDY)) == 150
+
+
+def test_version_2_file_upgrades_to_take_pruned_configurations(tmp_path):
+    """A study written with schema 2 (before successive halving): the configs table is rebuilt with
+    the new status allowed; every row, epoch and checkpoint survives, and the layout is a new file's."""
+    old = tmp_path / "v2.db"
+    with sqlite3.connect(old) as conn:
+        conn.executescript((Path(__file__).parents[1] / "data" / "release_v2_study.sql").read_text())
+        before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("configs", "epochs", "studies")}
+        done = conn.execute("SELECT study, id FROM configs WHERE status = 'done' LIMIT 1").fetchone()
+    conn.close()
+    assert before["epochs"] > 0 and done
+    with SQLiteStore(old) as store:
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        after = {t: store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in before}
+        assert after == before
+        store.conn.execute("UPDATE configs SET status = 'pruned' WHERE study = ? AND id = ?", done)
+        assert [r.status for r in store.configs(done[0]) if r.id == done[1]] == [Status.PRUNED]
+        with pytest.raises(sqlite3.IntegrityError):
+            store.conn.execute("UPDATE configs SET status = 'lost' WHERE study = ? AND id = ?", done)
+    SQLiteStore(tmp_path / "new.db").close()
+    assert _layout(old) == _layout(tmp_path / "new.db")

@@ -15,7 +15,8 @@ from typing import Any
 
 
 class Status(str, Enum):
-    """Where a configuration is in its life: pending -> running -> done | diverged | failed.
+    """Where a configuration is in its life: pending -> running -> done | diverged | failed | pruned
+    (stopped at a rung of successive halving, with its epochs so far).
 
     ``running`` found on reopening means the process that ran it died; ``to_run`` hands it out again.
     """
@@ -25,17 +26,18 @@ class Status(str, Enum):
     DONE = "done"
     DIVERGED = "diverged"
     FAILED = "failed"
+    PRUNED = "pruned"
 
     @property
     def is_final(self) -> bool:
-        """True for the outcomes ``finish`` writes (done, diverged, failed)."""
+        """True for the outcomes ``finish`` writes (done, diverged, failed, pruned)."""
         return self in _FINAL
 
     def __str__(self) -> str:
         return self.value
 
 
-FINAL = (Status.DONE, Status.DIVERGED, Status.FAILED)
+FINAL = (Status.DONE, Status.DIVERGED, Status.FAILED, Status.PRUNED)
 RUNNABLE = (Status.PENDING, Status.RUNNING)
 _FINAL = frozenset(FINAL)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from initopt.study.store.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x696E6974  # b"init": lets `file(1)` and initopt tell a store from other SQLite files
 
 _V1 = (
@@ -106,7 +106,25 @@ _V2 = (
     """,
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+# Version 3: a configuration can end "pruned" (stopped by successive halving at a rung, with its epochs
+# so far). SQLite cannot change a CHECK constraint in place: the configs table is rebuilt with the
+# new one (SQLite's documented twelve-step way: foreign keys off around the transaction, a new table
+# with the old columns in their order, rows copied, the old table dropped, the new one renamed).
+_CONFIGS_V1 = _V1[2]
+_V3 = (
+    _CONFIGS_V1.replace("CREATE TABLE configs (", "CREATE TABLE configs_v3 (")
+    .replace("CHECK (status IN ('pending', 'running', 'done', 'diverged', 'failed')),",
+             "CHECK (status IN ('pending', 'running', 'done', 'diverged', 'failed', 'pruned')),")
+    .replace("        PRIMARY KEY (study, id)\n",
+             "        test_loss      REAL,\n        test_metric    REAL,\n        owner          TEXT,\n"
+             "        heartbeat      REAL,\n        PRIMARY KEY (study, id)\n"),
+    "INSERT INTO configs_v3 SELECT * FROM configs",
+    "DROP TABLE configs",
+    "ALTER TABLE configs_v3 RENAME TO configs",
+    "CREATE INDEX configs_by_status ON configs (study, status, seq)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def user_version(conn: sqlite3.Connection) -> int:
@@ -133,19 +151,28 @@ def check_and_migrate(conn: sqlite3.Connection, path: str | Path) -> int:
     found = _check(conn, path)
     if found == SCHEMA_VERSION:
         return found
+    # a migration that rebuilds a table drops the old one: with foreign keys on, that would delete the
+    # rows that refer to it (the pragma is a no-op inside a transaction, so it is set around it)
+    keys_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN IMMEDIATE")
     try:
         found = _check(conn, path)
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreError(f"{path}: upgrading the store left {len(broken)} rows without their parent row")
         # PRAGMA arguments cannot be bound; both values are integers from this module.
         conn.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
         conn.execute(f"PRAGMA application_id = {int(APPLICATION_ID)}")
     except BaseException:
         conn.execute("ROLLBACK")
+        conn.execute(f"PRAGMA foreign_keys = {int(keys_on)}")
         raise
     conn.execute("COMMIT")
+    conn.execute(f"PRAGMA foreign_keys = {int(keys_on)}")
     return found
 
 
