@@ -25,7 +25,14 @@ class StaleCheckpoint(Exception):
 
 def capture(step: BundleStep, epoch: int, diverged_epoch: Sequence[int | None]) -> bytes:
     """``step``'s state after ``epoch``, serialized (``torch.save``; tensors moved to the CPU)."""
-    state = {
+    buffer = io.BytesIO()
+    torch.save(_to_cpu(snapshot(step, epoch, diverged_epoch)), buffer)
+    return buffer.getvalue()
+
+
+def snapshot(step: BundleStep, epoch: int, diverged_epoch: Sequence[int | None]) -> dict:
+    """``step``'s state after ``epoch`` as a dict of references to its tensors (``capture`` serializes it)."""
+    return {
         "format": FORMAT,
         "device": step.x.device.type,
         "epoch": epoch,
@@ -36,9 +43,35 @@ def capture(step: BundleStep, epoch: int, diverged_epoch: Sequence[int | None]) 
         "order": {seed: g.get_state() for seed, g in step.order.generators.items()},
         "dropout": [g.get_state() for g in _generators(step.model)],
     }
-    buffer = io.BytesIO()
-    torch.save(_to_cpu(state), buffer)
-    return buffer.getvalue()
+
+
+def subset(state: dict, keep: Sequence[int], seeds: Sequence[int]) -> dict:
+    """The state of the bundle made of configurations ``keep`` (indices, in order) of ``state``'s:
+    every stacked tensor's rows ``keep``, each optimizer segment's rows of them (a segment left with
+    none is gone, as it is from an optimizer set up for those configurations), the data-order
+    generators of their ``seeds`` and their dropout generators. What successive halving's compaction
+    restores into the smaller bundle."""
+    k = len(state["diverged_epoch"])
+    rows = lambda t, idx: t[idx] if isinstance(t, torch.Tensor) and t.dim() >= 1 else t  # noqa: E731
+    index = torch.tensor(list(keep), dtype=torch.long)
+    segments, start = [], 0
+    for saved in state["optimizer"]["segments"]:  # the decayed group's segments cover 0..K, then the others'
+        size = saved["active"].shape[0]
+        local = torch.tensor([i - start for i in keep if start <= i < start + size], dtype=torch.long)
+        if len(local):
+            segments.append({name: [None if t is None else rows(t, local.to(t.device)) for t in value]
+                             if isinstance(value, list) else rows(value, local.to(value.device))
+                             if isinstance(value, torch.Tensor) else value for name, value in saved.items()})
+        start = (start + size) % k
+    return {
+        **state,
+        "diverged_epoch": [state["diverged_epoch"][i] for i in keep],
+        "params": {name: rows(t, index.to(t.device)) for name, t in state["params"].items()},
+        "buffers": {name: rows(t, index.to(t.device)) for name, t in state["buffers"].items()},
+        "optimizer": {**state["optimizer"], "segments": segments},
+        "order": {seed: g for seed, g in state["order"].items() if seed in set(seeds)},
+        "dropout": [state["dropout"][i] for i in keep] if state["dropout"] else [],
+    }
 
 
 @torch.no_grad()
@@ -51,6 +84,12 @@ def restore(step: BundleStep, blob: bytes) -> tuple[int, list[int | None]] | Non
         state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001  (a checkpoint torch cannot read is one that does not fit)
         return None
+    return load(step, state)
+
+
+@torch.no_grad()
+def load(step: BundleStep, state: dict) -> tuple[int, list[int | None]] | None:
+    """``restore`` from a state dict (``snapshot``'s, or ``subset``'s of it)."""
     if not _fits(step, state):
         return None
     for name, tensor in step.model.params.items():

@@ -24,7 +24,7 @@ from initopt.study.bundle_step import BundleStep
 from initopt.study.data_order import DataOrder
 from initopt.study.plan import OWN_PARAMETERS
 from initopt.study.spec import Config
-from initopt.study.store import EpochRecord, ResultRecord
+from initopt.study.store import EpochRecord, ResultRecord, Status
 from initopt.study.tally import DeferredTally, RunningTally
 from initopt.study.workload import PreparedWorkload
 from initopt.training.batched import batched_loss, batched_loss_gradient, batched_metric, metric_parts
@@ -43,8 +43,9 @@ def train_bundle(
     on_done: Callable[[list[ResultRecord]], None] = lambda results: None,
     on_steps: Callable[[int], None] = lambda config_steps: None,
     on_notice: Callable[[str], None] = lambda text: None,
-    on_checkpoint: Callable[[int, Callable[[], bytes]], None] | None = None,
+    on_checkpoint: Callable[[int, Callable[[], bytes], list[str]], None] | None = None,
     resume: Resume | None = None,
+    halving: Halving | None = None,
 ) -> list[ResultRecord]:
     """Train ``configs`` as one bundle; returns one result per config, in order.
 
@@ -57,9 +58,15 @@ def train_bundle(
     ``check_each_step``, for hand-batched models): see :class:`~initopt.study.bundle_step.BundleStep`.
     ``on_notice`` hears of layers that went through the generic (vmap) path.
 
-    ``on_checkpoint(epoch, capture)``: called after each epoch but the last (its rows already given to
-    ``on_epoch``); ``capture()`` serializes the bundle's state (``bundle_state``), to be passed back as
-    ``resume`` to go on after that epoch with results identical to an uninterrupted run.
+    ``on_checkpoint(epoch, capture, ids)``: called after each epoch but the last (its rows already given
+    to ``on_epoch``); ``capture()`` serializes the state of the bundle of configurations ``ids``
+    (``bundle_state``), to be passed back as ``resume`` to go on after that epoch with results
+    identical to an uninterrupted run.
+
+    ``halving``: after each of its rung epochs, the configurations it does not keep end *pruned* (their
+    results go to ``on_done`` then) and the rest go on as a smaller bundle (compaction: their rows of
+    every stacked tensor, optimizer state and generator, restored into a bundle set up for them), with
+    the numbers they would have had in the whole bundle.
     """
     started = time.perf_counter()
     device = torch.device(device)
@@ -67,6 +74,8 @@ def train_bundle(
         keep_freed_memory()
     run = _setup(workload, configs, device, optimizer_path, check_each_step, cuda_graph, on_notice)
     step, k, epochs = run.step, len(configs), workload.spec.train.epochs
+    configs_at_start = list(configs)
+    results: dict[str, ResultRecord] = {}  # those that ended before the last epoch (pruned at a rung)
     diverged_epoch: list[int | None] = [None] * k
     history: list[list[EpochRecord]] = [[] for _ in range(k)]
     first = 1
@@ -109,18 +118,69 @@ def train_bundle(
         rows = _epoch_rows(configs, epoch, diverged_epoch, history, train_loss, train_metric, *held_out[0],
                            *held_out[-1], time.perf_counter() - epoch_started)
         on_epoch(rows)
-        if on_checkpoint is not None and epoch < epochs and bool(step.active.any()):
-            on_checkpoint(epoch, lambda: bundle_state.capture(step, epoch, diverged_epoch))
-        # every configuration that ended this epoch counts its remaining steps as done
+        # every configuration that ended this epoch counts its remaining steps as done (after the checkpoint)
         ended = sum(1 for d in diverged_epoch if d == epoch)
-        on_steps((len(rows) - ended) * run.steps_per_epoch + ended * (epochs - epoch + 1) * run.steps_per_epoch)
+        done_steps = (len(rows) - ended) * run.steps_per_epoch + ended * (epochs - epoch + 1) * run.steps_per_epoch
+        if halving is not None and epoch in halving.epochs and epoch < epochs:
+            share = (time.perf_counter() - started) / len(configs_at_start)
+            ending, survivors = _rung(halving, epoch, configs, history, diverged_epoch, share)
+            if ending:  # the rest go on as a smaller bundle
+                results.update({r.config_id: r for r in ending})
+                on_done(ending)
+                done_steps += sum(r.status is Status.PRUNED for r in ending) * (epochs - epoch) * run.steps_per_epoch
+                if not survivors:
+                    break
+                run = _compact(run, workload, configs, survivors, epoch, diverged_epoch, device, optimizer_path,
+                               check_each_step, cuda_graph, on_notice)
+                step, k = run.step, len(survivors)
+                configs, history = [configs[i] for i in survivors], [history[i] for i in survivors]
+                diverged_epoch = [None] * k
+        if on_checkpoint is not None and epoch < epochs and bool(step.active.any()):
+            on_checkpoint(epoch, lambda: bundle_state.capture(step, epoch, diverged_epoch), [c.id for c in configs])
+        on_steps(done_steps)
         if not bool(step.active.any()):
             break
 
-    per_config = (time.perf_counter() - started) / k  # the bundle's time, shared out
-    results = [outcomes.finished(c.id, history[i], diverged_epoch[i], per_config) for i, c in enumerate(configs)]
-    on_done(results)
-    return results
+    per_config = (time.perf_counter() - started) / len(configs_at_start)  # the bundle's time, shared out
+    last = [outcomes.finished(c.id, history[i], diverged_epoch[i], per_config) for i, c in enumerate(configs)]
+    on_done(last)
+    results.update({r.config_id: r for r in last})
+    return [results[c.id] for c in configs_at_start]
+
+
+@dataclass
+class Halving:
+    """Successive halving inside a bundle: after each epoch of ``epochs`` (the rungs),
+    ``keep(epoch, configs)`` says which of the configurations still training go on (their ids)."""
+
+    epochs: Sequence[int]
+    keep: Callable[[int, list[Config]], set[str]]
+
+
+def _rung(halving: Halving, epoch: int, configs, history, diverged_epoch, share: float):
+    """At a rung: the results of the configurations that end here (pruned; or diverged earlier, ending
+    with the bundle they leave) and the indices of those that go on."""
+    kept = halving.keep(epoch, [c for c, d in zip(configs, diverged_epoch) if d is None])
+    survivors = [i for i, (c, d) in enumerate(zip(configs, diverged_epoch)) if d is None and c.id in kept]
+    if len(survivors) == len(configs):
+        return [], survivors
+    ending = [outcomes.pruned(c.id, history[i], epoch, share) if diverged_epoch[i] is None
+              else outcomes.finished(c.id, history[i], diverged_epoch[i], share)
+              for i, c in enumerate(configs) if i not in set(survivors)]
+    return ending, survivors
+
+
+def _compact(run: _Run, workload, configs, survivors, epoch, diverged_epoch, device, optimizer_path, check_each_step,
+             cuda_graph, on_notice) -> _Run:
+    """The bundle of configurations ``survivors`` (indices into ``configs``), set up afresh and given their
+    rows of ``run``'s state after ``epoch``: it trains on as they would have in the larger bundle."""
+    state = bundle_state.subset(bundle_state.snapshot(run.step, epoch, diverged_epoch), survivors,
+                                [configs[i].seed for i in survivors])
+    smaller = _setup(workload, [configs[i] for i in survivors], device, optimizer_path, check_each_step, cuda_graph,
+                     on_notice)
+    if bundle_state.load(smaller.step, state) is None:
+        raise RuntimeError("compacting the bundle: the survivors' state does not fit the bundle set up for them")
+    return smaller
 
 
 @dataclass

@@ -35,3 +35,14 @@ def failed(config_id: str, error: BaseException, wall_seconds: float) -> ResultR
     return ResultRecord(config_id=config_id, status=Status.FAILED, epochs_run=0, train_loss=math.nan, val_loss=math.nan,
                         val_metric=math.nan, diverged_epoch=None, error=f"{type(error).__name__}: {error}",
                         wall_seconds=wall_seconds)
+
+
+def pruned(config_id: str, epochs: list[EpochRecord], epoch: int, wall_seconds: float) -> ResultRecord:
+    """Stopped by successive halving after ``epoch``, with that epoch's values: not done, not failed."""
+    last = epochs[-1] if epochs else None
+    return ResultRecord(
+        config_id=config_id, status=Status.PRUNED, epochs_run=epoch,
+        train_loss=last.train_loss if last else math.nan, val_loss=last.val_loss if last else math.nan,
+        val_metric=last.val_metric if last else math.nan, diverged_epoch=None, error=None, wall_seconds=wall_seconds,
+        test_loss=last.test_loss if last else math.nan, test_metric=last.test_metric if last else math.nan,
+    )

@@ -122,6 +122,9 @@ def run_study(
         raise ValueError(f"--max-bundle must be >= 1, got {max_bundle}")
     events = events or ProgressEvents()
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
+    if spec.search.halving and engine != "bundled":
+        raise ValueError("--engine sequential: successive halving ([search] strategy = \"halving\") prunes inside "
+                         "bundles; run it with the bundled engine")
     spec = stored_settings(spec, db)
     workload = prepare(spec)
     spec = workload.spec
@@ -317,12 +320,19 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
         store.record_epochs(name, rows)
 
     last_saved = time.perf_counter()
+    keys = [key]  # the bundle's, then its survivors' after each compaction (successive halving)
 
-    def save(epoch: int, capture) -> None:
+    def save(epoch: int, capture, config_ids: list[str]) -> None:
         nonlocal last_saved
         if time.perf_counter() - last_saved >= checkpoint_seconds:
-            store.record_epochs(name, [], checkpoint=Checkpoint(key, tuple(ids), epoch, capture()))
+            now = bundle_key(config_ids)
+            store.record_epochs(name, [], checkpoint=Checkpoint(now, tuple(config_ids), epoch, capture()))
+            if now != keys[-1]:  # the larger bundle's checkpoint holds configurations that have ended
+                store.drop_checkpoint(name, keys[-1])
+                keys.append(now)
             last_saved = time.perf_counter()
+
+    halving = _halving(store, workload, configs) if workload.spec.search.halving else None
 
     def done(results):
         store.finish(name, results)
@@ -336,20 +346,22 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
     started = time.perf_counter()
     models = None
     try:
-        if engine == "bundled" and len(configs) > 1:
+        if engine == "bundled" and (len(configs) > 1 or halving is not None):
             try:
                 try:
                     train_bundle(workload, configs, device=device, on_epoch=record, on_done=done,
-                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save, resume=resume)
+                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save, resume=resume,
+                                 halving=halving)
                 except StaleCheckpoint as exc:
                     notify(f"{exc}: its {len(configs)} configurations start over")
                     store.drop_checkpoint(name, key)
                     store.mark_running(name, ids)  # drops the epochs kept for the resume
                     train_bundle(workload, configs, device=device, on_epoch=record, on_done=done,
-                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save)
+                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save, halving=halving)
                 return
             except NotBatchable as exc:
-                notify(f"{workload.spec.workload.model}: {exc}; training its configurations one at a time")
+                notify(f"{workload.spec.workload.model}: {exc}; training its configurations one at a time"
+                       + ("; successive halving needs a bundle: they train every epoch" if halving else ""))
                 store.mark_running(name, ids)  # drop any epoch rows of the attempt
                 models = getattr(exc, "models", None)
         train_sequential(workload, configs, device=device, on_epoch=record, models=models,
@@ -362,7 +374,18 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
         events.steps(workload.steps_per_config * len(unfinished))  # the bar counts them as ended
     finally:
         if not store.to_run(name, ids):  # the bundle ended (an interrupted one keeps its checkpoint)
-            store.drop_checkpoint(name, key)
+            for used in keys:
+                store.drop_checkpoint(name, used)
+
+
+def _halving(store, workload: PreparedWorkload, configs: list[Config]):
+    """The ``Halving`` of a bundle of a halving study: its rungs, and the ladder's decisions."""
+    from initopt.study.engine import Halving
+    from initopt.study.ladder import Ladder
+
+    spec = workload.spec
+    ladder = Ladder(store, spec.name, spec.configs(), spec.search.reduction_factor, spec.train.metric, spec.train.rank_by)
+    return Halving(spec.search.rungs(spec.train.epochs), ladder.keep)
 
 
 def _config_record(config: Config):

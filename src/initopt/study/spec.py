@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from initopt._suggest import did_you_mean, is_number, is_whole_number, unknown
+from initopt.study.search import Distribution, SearchSettings, parse_distribution, parse_search
 
 if TYPE_CHECKING:
     from initopt.optim.schedules import Schedule
 
-TOP_LEVEL = ("name", "description", "workload", "train", "grid")
+TOP_LEVEL = ("name", "description", "workload", "train", "grid", "search")
 TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric", "validation", "rank_by", "threads", "no_decay")
 # Which parameters weight decay leaves alone (train.no_decay), as initopt.optim.param_groups does: none (every
 # parameter decays; studies written before the field), biases and norms (the default, what the README
@@ -195,6 +196,7 @@ class StudySpec:
     optimizers: tuple[dict[str, Any], ...]  # each {"name": ..., hyper: list of values}
     seeds: tuple[int, ...]
     description: str = ""
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     def workload_key(self) -> str:
         """A hash of what every configuration shares; a study name keeps one workload."""
@@ -210,26 +212,49 @@ class StudySpec:
             from initopt.study.workload import prepare
 
             return prepare(self).spec.configs()
-        shared = {"workload": self.workload.id_dict(), "train": self.train.to_dict()}
+        if self.search.sampling == "tpe":
+            raise ValueError("a tpe study's configurations are asked of its sampler bundle by bundle "
+                             "(initopt.study.adaptive), not expanded up front")
         out: list[Config] = []
         seen: set[str] = set()
-        for init in self.inits:
-            for grid in self.optimizers:
-                name = grid["name"]
-                keys = [k for k in (*OPTIMIZER_DEFAULTS[name], *SCHEDULE_HYPER) if k in grid]
-                for values in itertools.product(*(grid[k] for k in keys)):
-                    hyper = _without_idle_schedule_keys({**OPTIMIZER_DEFAULTS[name], **dict(zip(keys, values))})
-                    hyper = {k: _canonical_value(v) for k, v in hyper.items()}
-                    for seed in self.seeds:
-                        content = {**shared, "init": init, "optimizer": name, "hyper": hyper, "seed": seed}
-                        config = Config(_digest(content), dict(init), name, hyper, seed)
-                        if config.id not in seen:  # two optimizer tables may name the same configuration
-                            seen.add(config.id)
-                            out.append(config)
+        for init, name, values in self.settings():
+            hyper = _without_idle_schedule_keys({**OPTIMIZER_DEFAULTS[name], **values})
+            hyper = {k: _canonical_value(v) for k, v in hyper.items()}
+            for seed in self.seeds:
+                config = self.config(init, name, hyper, seed)
+                if config.id not in seen:  # two optimizer tables (or two draws) may name the same configuration
+                    seen.add(config.id)
+                    out.append(config)
         return out
 
+    def config(self, init: Mapping[str, Any], name: str, hyper: Mapping[str, Any], seed: int) -> Config:
+        """One configuration, with its id: the hash of everything it is made of."""
+        shared = {"workload": self.workload.id_dict(), "train": self.train.to_dict()}
+        content = {**shared, "init": dict(init), "optimizer": name, "hyper": dict(hyper), "seed": seed}
+        return Config(_digest(content), dict(init), name, dict(hyper), seed)
+
+    def settings(self):
+        """``(init, optimizer, {hyperparameter: value})`` of every setting the study trains (a setting:
+        a configuration without its seed): the grid's combinations in order, or the sampler's draws
+        (``[search]``; a pure function of the spec)."""
+        if self.search.sampling == "grid":
+            for init in self.inits:
+                for grid in self.optimizers:
+                    keys = hyper_keys(grid)
+                    for values in itertools.product(*(grid[k] for k in keys)):
+                        yield init, grid["name"], dict(zip(keys, values))
+            return
+        from initopt.study.search import dimensions, pick, uniforms
+
+        n_settings = max(1, math.ceil(self.search.n_configs(self.train.epochs) / len(self.seeds)))
+        points = uniforms(self.search.sampling, n_settings, dimensions(self.optimizers, hyper_keys), self.search.seed)
+        for u in points:
+            init, grid, values = pick(u, self.inits, self.optimizers, hyper_keys)
+            yield init, grid["name"], values
+
     def to_dict(self) -> dict[str, Any]:
-        optimizers = [{k: list(v) if isinstance(v, list) else v for k, v in o.items()} for o in self.optimizers]
+        optimizers = [{k: list(v) if isinstance(v, list) else v.to_dict() if isinstance(v, Distribution) else v
+                       for k, v in o.items()} for o in self.optimizers]
         return {
             "name": self.name,
             "description": self.description,
@@ -238,7 +263,14 @@ class StudySpec:
                       "no_decay": list(self.train.no_decay_rule),
                       **({"threads": self.train.threads} if self.train.threads is not None else {})},
             "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds)},
+            # a grid study's dict stays what it was before searches existed
+            **({"search": self.search.to_dict()} if self.search != SearchSettings() else {}),
         }
+
+
+def hyper_keys(grid: Mapping[str, Any]) -> list[str]:
+    """The hyperparameters an optimizer table sets (lists or distributions), in a fixed order."""
+    return [k for k in (*OPTIMIZER_DEFAULTS[grid["name"]], *SCHEDULE_HYPER) if k in grid]
 
 
 def init_label(spec: Mapping[str, Any]) -> str:
@@ -337,7 +369,14 @@ def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> StudySpec:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise fail("description", f"expected a string, got {description!r}")
-    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description)
+    search = parse_search(raw.get("search"), fail)
+    if search.sampling == "grid":
+        for i, grid in enumerate(optimizers):
+            sampled = [k for k, v in grid.items() if isinstance(v, Distribution)]
+            if sampled:
+                raise fail(f"grid.optimizer[{i}].{sampled[0]}", "a distribution is sampled: set [search] strategy to "
+                                                               "random, sobol or tpe (or halving with one of them as its sampler)")
+    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description, search)
 
 
 def _no_unknown(table: Mapping[str, Any], allowed, prefix: str, fail) -> None:
@@ -476,15 +515,26 @@ def _parse_optimizers(entries: Any, fail) -> tuple[dict[str, Any], ...]:
                                              f"valid: {', '.join(allowed)}")
             grid[key] = _parse_values(key, value, f"{label}.{key}", fail)
         _check_unscheduled(name, grid, label, fail)
-        if name == "schedule_free_adamw" and any(beta1 == 0 for beta1, _ in grid.get("betas", [])):
+        if name == "schedule_free_adamw" and any(beta1 == 0 for beta1, _ in _possible(grid, "betas", [])):
             raise fail(f"{label}.betas", "schedule-free AdamW needs beta1 > 0 (its average x is (y - (1 - beta1) z) / beta1)")
-        if name == "sgd" and True in grid.get("nesterov", []):
+        if name == "sgd" and True in _possible(grid, "nesterov", []):
             # PyTorch's rule, checked on every combination the grid will make
-            if 0 in grid.get("momentum", [0.0]) or any(d != 0 for d in grid.get("dampening", [0.0])):
+            if 0 in _possible(grid, "momentum", [0.0]) or any(d != 0 for d in _possible(grid, "dampening", [0.0])):
                 raise fail(f"{label}.nesterov", "nesterov needs momentum > 0 and dampening 0 in every combination; "
                                                 "put nesterov = true in its own [[grid.optimizer]] table")
         out.append(grid)
     return tuple(out)
+
+
+def _possible(grid: Mapping[str, Any], key: str, default: list) -> list:
+    """The values hyperparameter ``key`` of an optimizer table can take: its list, a choice's values,
+    a range's two ends (``default`` where the table leaves it out)."""
+    space = grid.get(key)
+    if space is None:
+        return default
+    if isinstance(space, Distribution):
+        return list(space.values) if space.kind == "choice" else [space.low, space.high]
+    return list(space)
 
 
 def _check_unscheduled(name: str, grid: dict[str, Any], label: str, fail) -> None:
@@ -494,13 +544,19 @@ def _check_unscheduled(name: str, grid: dict[str, Any], label: str, fail) -> Non
         return
     if "warmup" in grid:
         raise fail(f"{label}.warmup", f"{name} takes no schedule: {UNSCHEDULED[name]}")
-    scheduled = [s for s in grid.get("schedule", []) if s != "constant"]
+    scheduled = [s for s in _possible(grid, "schedule", []) if s != "constant"]
     if scheduled:
         raise fail(f"{label}.schedule", f"{name} takes no schedule ({scheduled[0]!r}): {UNSCHEDULED[name]}")
 
 
-def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
-    """A hyperparameter's list of values; a single value is a list of one."""
+def _parse_values(key: str, value: Any, label: str, fail) -> list[Any] | Distribution:
+    """A hyperparameter's list of values (a single value is a list of one), or a distribution to sample."""
+    if isinstance(value, Mapping):
+        if key in ("betas", "schedule", *BOOL_HYPER, *CHOICE_HYPER) and str(value.get("distribution")) != "choice":
+            raise fail(label, f"{key} takes a list of values or a choice distribution")
+        if key == "betas":
+            return parse_distribution(value, label, fail, lambda v: _parse_values(key, v, label, fail))
+        return parse_distribution(value, label, fail, lambda v: _check_value(key, v, label, fail))
     if key == "betas":
         pairs = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
         for pair in pairs:
@@ -513,28 +569,35 @@ def _parse_values(key: str, value: Any, label: str, fail) -> list[Any]:
     if key == "schedule":
         return list(dict.fromkeys(_schedule_name(v, label, fail) for v in values))
     for v in values:
-        if key in BOOL_HYPER:
-            if not isinstance(v, bool):
-                raise fail(label, f"expected true or false, got {v!r}")
-        elif key in CHOICE_HYPER:
-            if v not in CHOICE_HYPER[key]:
-                raise fail(label, f"expected one of {', '.join(CHOICE_HYPER[key])}, got {v!r}")
-        elif not is_number(v) or not math.isfinite(v):
-            raise fail(label, f"expected a finite number or a list of them, got {v!r}")
-        elif key == "beta2_decay":
-            if v > 0:
-                raise fail(label, f"must be <= 0 (1 - beta2 at step t is t ** beta2_decay), got {v!r}")
-        elif v < 0:
-            raise fail(label, f"must be >= 0, got {v!r}")
-        elif key == "d" and v < 1:
-            raise fail(label, f"the update clipping threshold d must be >= 1, got {v!r}")
-        elif key == "warmup_steps" and v != int(v):
-            raise fail(label, f"expected a whole number of steps, got {v!r}")
-        elif key == "momentum" and v >= 1:
-            raise fail(label, f"momentum must be < 1, got {v!r}")
-        elif key == "warmup" and v >= 1:
-            raise fail(label, f"the warmup is a fraction of all the steps, in [0, 1), got {v!r}")
+        _check_value(key, v, label, fail)
     return list(dict.fromkeys(values))
+
+
+def _check_value(key: str, v: Any, label: str, fail) -> None:
+    """One value of hyperparameter ``key``, as the optimizer takes it."""
+    if key == "schedule":
+        _schedule_name(v, label, fail)
+    elif key in BOOL_HYPER:
+        if not isinstance(v, bool):
+            raise fail(label, f"expected true or false, got {v!r}")
+    elif key in CHOICE_HYPER:
+        if v not in CHOICE_HYPER[key]:
+            raise fail(label, f"expected one of {', '.join(CHOICE_HYPER[key])}, got {v!r}")
+    elif not is_number(v) or not math.isfinite(v):
+        raise fail(label, f"expected a finite number or a list of them, got {v!r}")
+    elif key == "beta2_decay":
+        if v > 0:
+            raise fail(label, f"must be <= 0 (1 - beta2 at step t is t ** beta2_decay), got {v!r}")
+    elif v < 0:
+        raise fail(label, f"must be >= 0, got {v!r}")
+    elif key == "d" and v < 1:
+        raise fail(label, f"the update clipping threshold d must be >= 1, got {v!r}")
+    elif key == "warmup_steps" and v != int(v):
+        raise fail(label, f"expected a whole number of steps, got {v!r}")
+    elif key == "momentum" and v >= 1:
+        raise fail(label, f"momentum must be < 1, got {v!r}")
+    elif key == "warmup" and v >= 1:
+        raise fail(label, f"the warmup is a fraction of all the steps, in [0, 1), got {v!r}")
 
 
 def _schedule_name(value: Any, label: str, fail) -> str:

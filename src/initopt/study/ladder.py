@@ -1,0 +1,77 @@
+"""Successive halving's decisions, read from the study's store: which configurations of a bundle go on
+past a rung (ASHA's rule across the bundles, the seeds of a setting together).
+
+At rung ``r`` every setting (a configuration without its seed) that has reached ``r`` so far, in this
+bundle or an earlier one, has a score: its seeds' mean of the study's objective there (the validation
+metric of epoch ``r``, or the best up to ``r`` where the study ranks by its best epoch; a seed that
+diverged makes it non-finite, ranked last). This bundle's settings go on where they are among the best
+``floor(n / eta)`` of the ``n`` settings (at least one). A setting whose other seeds were decided at
+this rung in an earlier bundle follows that decision. Deterministic given the stored epochs, so a
+study killed and run again takes the same decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+from initopt.study.search import promoted
+from initopt.study.spec import Config
+from initopt.study.store import Status
+from initopt.study.summary import LOWER_IS_BETTER
+
+
+def setting_of(init: dict, optimizer: str, hyper: dict) -> str:
+    """A configuration's setting: everything but its seed."""
+    return json.dumps([init, optimizer, hyper], sort_keys=True, default=str)
+
+
+def config_setting(config: Config) -> str:
+    return setting_of(config.init, config.optimizer, config.hyper)
+
+
+class Ladder:
+    """The decisions of one study's halving, given its configurations (for their settings)."""
+
+    def __init__(self, store, study: str, configs: Sequence[Config], eta: int, metric: str, rank_by: str):
+        self.store, self.study, self.eta = store, study, eta
+        self.setting = {c.id: config_setting(c) for c in configs}
+        self.lower_is_better = metric in LOWER_IS_BETTER
+        self.best = rank_by == "best"
+
+    def keep(self, rung: int, alive: list[Config]) -> set[str]:
+        """The ids of ``alive`` (this bundle's configurations still training) that go on past ``rung``."""
+        mine = {c.id for c in alive}
+        rows: dict[str, dict[int, float]] = {}
+        for row in self.store.epochs(self.study):
+            if row.epoch <= rung and row.config_id in self.setting:
+                value = row.val_metric if row.val_metric is not None else math.nan
+                rows.setdefault(row.config_id, {})[row.epoch] = value
+        per_setting: dict[str, list[float]] = {}
+        for config_id, values in rows.items():
+            if any(not math.isfinite(v) for v in values.values()):
+                score = math.nan  # diverged on the way: its setting ranks last
+            elif rung not in values:
+                continue  # has not reached the rung yet
+            else:
+                score = values[rung] if not self.best else (min if self.lower_is_better else max)(values.values())
+            per_setting.setdefault(self.setting[config_id], []).append(score)
+        rung_scores = {s: (sum(v) / len(v) if all(math.isfinite(x) for x in v) else math.nan) for s, v in per_setting.items()}
+        earlier = self._decided_elsewhere(rung, mine)
+        candidates = {self.setting[i] for i in mine} - set(earlier)
+        going_on = promoted(rung_scores, sorted(candidates & set(rung_scores)), self.eta, self.lower_is_better)
+        going_on |= {s for s, on in earlier.items() if on}
+        return {i for i in mine if self.setting[i] in going_on}
+
+    def _decided_elsewhere(self, rung: int, mine: set[str]) -> dict[str, bool]:
+        """Settings with a seed outside this bundle already past ``rung`` (True) or pruned at it (False)."""
+        out: dict[str, bool] = {}
+        for row in self.store.configs(self.study):
+            if row.id in mine or row.id not in self.setting:
+                continue
+            if row.status is Status.PRUNED and row.epochs_run == rung:
+                out.setdefault(self.setting[row.id], False)
+            elif row.epochs_run > rung:
+                out[self.setting[row.id]] = True
+        return out

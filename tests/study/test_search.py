@@ -1,0 +1,149 @@
+"""Search spaces and strategies: distributions in the spec, sampled studies reproducible from the seed,
+successive halving inside bundles (pruned configurations stored as such, the survivors' numbers those
+of the whole grid)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from initopt.study import parse_spec
+from initopt.study.ladder import config_setting
+from initopt.study.runner import run_study
+from initopt.study.search import Distribution, SearchSettings, promoted
+from initopt.study.spec import SpecError
+from initopt.study.store import SQLiteStore, Status
+
+
+def _spec(search=None, lr=None, epochs=4, seeds=(0, 1)):
+    raw = {
+        "name": "search",
+        "workload": {"dataset": "seed-binary", "hidden": [8]},
+        "train": {"epochs": epochs, "batch_size": 64, "loss": "bce", "metric": "accuracy"},
+        "grid": {"init": ["he_normal", "xavier_normal"], "seeds": list(seeds),
+                 "optimizer": [{"name": "adamw", "lr": lr if lr is not None else [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3],
+                                "weight_decay": [0.0, 0.01]}]},
+    }
+    if search is not None:
+        raw["search"] = search
+    return raw
+
+
+@pytest.mark.parametrize("lr, message", [
+    ({"distribution": "log-uniform", "low": 0.0, "high": 0.1}, "lr.low: a log scale needs low > 0"),
+    ({"distribution": "log-uniform", "low": -1e-3, "high": 0.1}, "lr.low: a log scale needs low > 0"),
+    ({"distribution": "uniform", "low": 0.1, "high": 0.01}, "lr: low must be below high"),
+    ({"distribution": "uniform", "low": 0.1, "high": 0.1}, "lr: low must be below high"),
+    ({"distribution": "uniform", "low": "a", "high": 0.1}, "lr.low: expected a finite number"),
+    ({"distribution": "int", "low": 1.5, "high": 4}, "lr: an int distribution needs whole-number bounds"),
+    ({"distribution": "gaussian", "low": 0, "high": 1}, "lr: distribution must be one of log-uniform, uniform, int, choice"),
+    ({"distribution": "uniform", "low": 0, "high": 1, "step": 2}, "lr.step: a uniform distribution takes low, high"),
+    ({"distribution": "choice", "values": []}, "lr.values: a choice needs a non-empty list"),
+    ({"distribution": "uniform", "low": -1, "high": 1}, "lr: must be >= 0, got -1"),
+])
+def test_a_bad_distribution_is_one_line_naming_the_field(lr, message):
+    with pytest.raises(SpecError, match="grid.optimizer\\[0\\]." + message.replace("(", "\\(")):
+        parse_spec(_spec({"strategy": "random", "budget": 8}, lr=lr))
+
+
+@pytest.mark.parametrize("search, message", [
+    ({"strategy": "annealing"}, "search.strategy: expected one of grid, random, sobol, tpe, halving"),
+    ({"strategy": "random"}, "search.budget: random samples configurations"),
+    ({"strategy": "grid", "budget": 10}, "search.budget: a grid trains every combination"),
+    ({"strategy": "random", "budget": 10, "budget_epochs": 40}, "search.budget: give budget"),
+    ({"strategy": "halving", "reduction_factor": 1}, "search.reduction_factor: expected a whole number >= 2"),
+    ({"strategy": "random", "sampler": "sobol", "budget": 4}, "search.sampler: the sampler picks halving's entrants"),
+    ({"strategy": "halving", "sampler": "random"}, "search.budget: halving over random samples"),
+    ({"strategy": "halving", "patience": 2}, "search.patience: unknown key"),
+])
+def test_a_bad_search_table_is_one_line_naming_the_key(search, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(_spec(search))
+
+
+def test_a_distribution_in_a_grid_asks_for_a_sampler():
+    with pytest.raises(SpecError, match=r"grid.optimizer\[0\].lr: a distribution is sampled"):
+        parse_spec(_spec(lr={"distribution": "log-uniform", "low": 1e-4, "high": 1e-1}))
+
+
+@pytest.mark.parametrize("strategy", ["random", "sobol"])
+def test_sampled_studies_are_a_pure_function_of_the_spec_and_its_seed(strategy):
+    lr = {"distribution": "log-uniform", "low": 1e-4, "high": 1e-1}
+    first = parse_spec(_spec({"strategy": strategy, "budget": 16, "seed": 3}, lr=lr)).configs()
+    again = parse_spec(_spec({"strategy": strategy, "budget": 16, "seed": 3}, lr=lr)).configs()
+    other = parse_spec(_spec({"strategy": strategy, "budget": 16, "seed": 4}, lr=lr)).configs()
+    assert [c.id for c in first] == [c.id for c in again] and len(first) == 16
+    assert {c.id for c in first}.isdisjoint({c.id for c in other})
+    assert all(1e-4 <= c.lr <= 1e-1 for c in first)
+    # the seeds of one setting come together; a list stays a choice among its values
+    settings = Counter(config_setting(c) for c in first)
+    assert set(settings.values()) == {2}
+    assert {c.weight_decay for c in first} <= {0.0, 0.01}
+
+
+def test_sobol_points_cover_a_log_range_evenly():
+    lr = {"distribution": "log-uniform", "low": 1e-4, "high": 1e-0}
+    configs = parse_spec(_spec({"strategy": "sobol", "budget": 64}, lr=lr, seeds=[0])).configs()
+    decades = Counter(math.floor(math.log10(c.lr)) for c in configs)
+    assert sorted(decades) == [-4, -3, -2, -1] and all(n == 16 for n in decades.values())
+
+
+def test_distributions_map_quantiles_to_values():
+    assert Distribution("log-uniform", 1e-4, 1e-2).value(0.5) == pytest.approx(1e-3)
+    assert Distribution("uniform", 0.0, 0.2).value(0.25) == pytest.approx(0.05)
+    assert [Distribution("int", 1, 4).value(u) for u in (0.0, 0.3, 0.6, 0.99)] == [1, 2, 3, 4]
+    assert [Distribution("int", 1, 1000, log=True).value(u) for u in (0.0, 0.5, 0.999)] == [1, 31, 994]
+    assert Distribution("choice", values=("a", "b", "c")).value(0.7) == "c"
+
+
+def test_rungs_and_the_expected_epochs_a_budget_buys():
+    halving = SearchSettings("halving", reduction_factor=3, min_epochs=1)
+    assert halving.rungs(10) == [1, 3, 9] and halving.rungs(9) == [1, 3]
+    assert halving.expected_epochs(9) == pytest.approx(1 + 2 / 3 + 6 / 9)
+    assert SearchSettings("halving", "random", budget_epochs=200).n_configs(9) == int(200 // (1 + 2 / 3 + 6 / 9))
+
+
+def test_asha_keeps_the_best_third_of_every_setting_at_the_rung():
+    scores = {"a": 0.9, "b": 0.5, "c": 0.7, "d": math.nan, "e": 0.8, "f": 0.6}
+    assert promoted(scores, ["a", "b", "c"], 3, lower_is_better=False) == {"a"}
+    assert promoted(scores, ["b", "c", "e"], 3, lower_is_better=False) == {"e"}
+    assert promoted(scores, ["b", "d"], 3, lower_is_better=True) == {"b"}  # NaN ranks last either way
+    assert promoted({"x": 1.0}, ["x"], 3, lower_is_better=True) == {"x"}  # one setting always goes on
+
+
+def test_halving_prunes_inside_bundles_and_the_survivors_train_as_in_the_grid(tmp_path):
+    grid_db, halving_db = tmp_path / "grid.db", tmp_path / "halving.db"
+    run_study(_spec(epochs=4), db=grid_db)
+    report = run_study(_spec({"strategy": "halving", "reduction_factor": 2, "min_epochs": 1}, epochs=4), db=halving_db,
+                       max_bundle=12)
+    assert report.counts.get("failed", 0) == 0
+    with SQLiteStore(grid_db) as grid, SQLiteStore(halving_db) as halving:
+        rows = halving.configs("search")
+        by_setting = {}
+        for row in rows:
+            by_setting.setdefault((row.init, row.lr, row.weight_decay), set()).add((row.status, row.epochs_run))
+        assert all(len(fates) == 1 for fates in by_setting.values())  # the seeds of a setting share their fate
+        # 24 settings in four bundles, rungs at epochs 1 and 2, eta 2: each bundle keeps the settings among
+        # the best half of all that reached the rung so far (ASHA), so the first bundles keep more
+        ladder = Counter((r.status, r.epochs_run) for r in rows)
+        assert ladder[(Status.PRUNED, 1)] + ladder[(Status.PRUNED, 2)] + ladder[(Status.DONE, 4)] == 48
+        assert ladder[(Status.PRUNED, 1)] >= 12 and ladder[(Status.PRUNED, 2)] > 0 and 0 < ladder[(Status.DONE, 4)] <= 24
+        expected = {(e.config_id, e.epoch): e for e in grid.epochs("search")}
+        got = halving.epochs("search")
+        assert len(got) == sum(r.epochs_run for r in rows)
+        for e in got:  # every stored epoch, of the pruned and of the survivors, is the grid's, bit for bit
+            assert (e.train_loss, e.val_loss, e.val_metric) == tuple(
+                getattr(expected[e.config_id, e.epoch], f) for f in ("train_loss", "val_loss", "val_metric"))
+        for row in rows:
+            if row.status is Status.PRUNED:
+                assert row.val_metric == expected[row.id, row.epochs_run].val_metric
+        # the best finished setting of the halving is among the grid's best
+        best = max((r for r in rows if r.status is Status.DONE), key=lambda r: r.val_metric)
+        assert best.val_metric >= sorted(r.val_metric for r in grid.configs("search"))[-8]
+
+
+def test_halving_runs_the_bundled_engine_only(tmp_path):
+    with pytest.raises(ValueError, match="--engine sequential: successive halving"):
+        run_study(_spec({"strategy": "halving"}), db=tmp_path / "s.db", engine="sequential")
