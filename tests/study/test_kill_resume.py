@@ -40,7 +40,7 @@ def finished(db: Path) -> dict[str, str]:
         return {}
     try:
         with sqlite3.connect(db, timeout=5) as conn:
-            return dict(conn.execute("SELECT id, finished FROM configs WHERE status IN ('done', 'diverged', 'failed')"))
+            return dict(conn.execute("SELECT id, finished FROM configs WHERE status IN ('done', 'diverged', 'failed', 'pruned')"))
     except sqlite3.OperationalError:  # the schema is not there yet
         return {}
 
@@ -73,3 +73,47 @@ def test_sigkill_mid_study_then_resume(tmp_path, initopt):
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
     after = {r[0]: r[3] for r in rows}
     assert all(after[cid] == stamp for cid, stamp in before.items())  # nothing finished was lost or redone
+
+
+HALVING = SPEC.replace('name = "killme"', 'name = "killme-halving"').replace("epochs = 4", "epochs = 9") + """
+[search]
+strategy = "halving"
+reduction_factor = 3
+min_epochs = 1
+"""
+
+
+def test_sigkill_mid_halving_then_resume_continues_the_ladder_as_it_would_have(tmp_path, initopt):
+    """Killed after some configurations ended (pruned at a rung or done), run again: nothing that ended
+    is run again or lost, and every configuration ends as in an uninterrupted run of the same spec."""
+    from initopt.study.runner import run_study
+
+    spec, db = tmp_path / "halving.toml", tmp_path / "halving.db"
+    spec.write_text(HALVING)
+    args = ("study", "run", str(spec), "--db", str(db), "--max-bundle", "6", "--threads", "1")
+    process = initopt(*args, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while len(finished(db)) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None, "the study ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    before = finished(db)
+    assert 4 <= len(before) < N_CONFIGS
+
+    resumed = initopt(*args, cwd=tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()
+
+    whole = tmp_path / "whole.db"
+    run_study(spec, db=whole, max_bundle=6, threads=1)
+    query = "SELECT id, status, epochs_run, val_metric, finished FROM configs ORDER BY id"
+    with sqlite3.connect(db) as conn, sqlite3.connect(whole) as reference:
+        got, expected = conn.execute(query).fetchall(), reference.execute(query).fetchall()
+        assert [r[:4] for r in got] == [r[:4] for r in expected]
+        assert {r[1] for r in got} == {"done", "pruned"}
+        for cid, _, epochs_run, _, _ in got:
+            epochs = [e for (e,) in conn.execute("SELECT epoch FROM epochs WHERE config_id = ? ORDER BY epoch", (cid,))]
+            assert epochs == list(range(1, epochs_run + 1)), cid
+    after = {r[0]: r[4] for r in got}
+    assert all(after[cid] == stamp for cid, stamp in before.items())  # nothing that had ended was lost or redone

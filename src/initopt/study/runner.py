@@ -211,8 +211,26 @@ def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundl
         else:  # finished since, or now too large (--max-bundle), or another engine: its configurations start over
             store.drop_checkpoint(name, checkpoint.bundle)
     rest = [c for c in todo if c.id not in taken]
+    if rest and workload.spec.search.halving:
+        out += [(bundle, None) for bundle in _planned_bundles(store, name, rest, workload, max_bundle, device)]
+        return out
     out += [(bundle, None) for bundle in (_bundles(rest, workload, engine, max_bundle, device) if rest else [])]
     return out
+
+
+def _planned_bundles(store, name: str, rest: list[Config], workload, max_bundle, device) -> list[list[Config]]:
+    """A halving study's bundles: the plan of its first run (stored with its configurations), less the
+    configurations that have ended. Its decisions at a rung depend on which configurations reached it
+    before and together, so a study run again must not repack what is left."""
+    numbers = store.bundle_numbers(name)
+    if any(c.id not in numbers for c in rest):
+        everything = workload.spec.configs()
+        store.assign_bundles(name, [[c.id for c in b] for b in _bundles(everything, workload, "bundled", max_bundle, device)])
+        numbers = store.bundle_numbers(name)
+    groups: dict[int, list[Config]] = {}
+    for config in rest:
+        groups.setdefault(numbers[config.id], []).append(config)
+    return [groups[n] for n in sorted(groups)]
 
 
 def _claim_and_run(store, workload, configs, checkpoint, owner, engine, device, events, report,

@@ -107,9 +107,11 @@ _V2 = (
 )
 
 # Version 3: a configuration can end "pruned" (stopped by successive halving at a rung, with its epochs
-# so far). SQLite cannot change a CHECK constraint in place: the configs table is rebuilt with the
-# new one (SQLite's documented twelve-step way: foreign keys off around the transaction, a new table
-# with the old columns in their order, rows copied, the old table dropped, the new one renamed).
+# so far), and keeps the bundle its study's plan put it in (a halving study run again forms the same
+# bundles: its decisions depend on which configurations reach a rung together). SQLite cannot change
+# a CHECK constraint in place: the configs table is rebuilt with the new one (SQLite's documented
+# twelve-step way: foreign keys off around the transaction, a new table with the old columns in their
+# order and the new one last, rows copied, the old table dropped, the new one renamed).
 _CONFIGS_V1 = _V1[2]
 _V3 = (
     _CONFIGS_V1.replace("CREATE TABLE configs (", "CREATE TABLE configs_v3 (")
@@ -117,8 +119,8 @@ _V3 = (
              "CHECK (status IN ('pending', 'running', 'done', 'diverged', 'failed', 'pruned')),")
     .replace("        PRIMARY KEY (study, id)\n",
              "        test_loss      REAL,\n        test_metric    REAL,\n        owner          TEXT,\n"
-             "        heartbeat      REAL,\n        PRIMARY KEY (study, id)\n"),
-    "INSERT INTO configs_v3 SELECT * FROM configs",
+             "        heartbeat      REAL,\n        bundle         INTEGER,\n        PRIMARY KEY (study, id)\n"),
+    "INSERT INTO configs_v3 SELECT *, NULL FROM configs",
     "DROP TABLE configs",
     "ALTER TABLE configs_v3 RENAME TO configs",
     "CREATE INDEX configs_by_status ON configs (study, status, seq)",

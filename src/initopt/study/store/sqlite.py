@@ -265,6 +265,23 @@ class SQLiteStore:
             )
             return max(cur.rowcount, 0)
 
+    def assign_bundles(self, study: str, bundles: Sequence[Sequence[str]]) -> None:
+        """Number the bundles of a plan (``bundles``: each a list of config ids, in order), where the
+        configurations have no number yet."""
+        with self._transaction(write=True) as conn:
+            self._require_study(conn, study)
+            conn.executemany(
+                "UPDATE configs SET bundle = ? WHERE study = ? AND id = ? AND bundle IS NULL",
+                ((n, study, i) for n, ids in enumerate(bundles) for i in ids),
+            )
+
+    def bundle_numbers(self, study: str) -> dict[str, int]:
+        """Config id -> the number of its bundle in the plan ``assign_bundles`` stored (numbered ones only)."""
+        with self._transaction(write=False) as conn:
+            self._require_study(conn, study)
+            rows = conn.execute("SELECT id, bundle FROM configs WHERE study = ? AND bundle IS NOT NULL", (study,))
+            return {i: int(n) for i, n in rows}
+
     def to_run(self, study: str, ids: Sequence[str] | None = None) -> list[str]:
         """Ids still to run: pending, or running (left so by a process that died), in insertion order."""
         with self._transaction(write=False) as conn:
