@@ -113,12 +113,21 @@ def test_asha_keeps_the_best_third_of_every_setting_at_the_rung():
     assert promoted({"x": 1.0}, ["x"], 3, lower_is_better=True) == {"x"}  # one setting always goes on
 
 
-def test_halving_prunes_inside_bundles_and_the_survivors_train_as_in_the_grid(tmp_path):
-    grid_db, halving_db = tmp_path / "grid.db", tmp_path / "halving.db"
+@pytest.fixture(scope="module")
+def halving_study(tmp_path_factory):
+    """The spec's grid run whole, and run with successive halving (eta 2, rungs at epochs 1 and 2, bundles
+    of 12 configurations): the two databases."""
+    folder = tmp_path_factory.mktemp("halving")
+    grid_db, halving_db = folder / "grid.db", folder / "halving.db"
     run_study(_spec(epochs=4), db=grid_db)
     report = run_study(_spec({"strategy": "halving", "reduction_factor": 2, "min_epochs": 1}, epochs=4), db=halving_db,
                        max_bundle=12)
     assert report.counts.get("failed", 0) == 0
+    return grid_db, halving_db
+
+
+def test_halving_prunes_inside_bundles_and_the_survivors_train_as_in_the_grid(halving_study):
+    grid_db, halving_db = halving_study
     with SQLiteStore(grid_db) as grid, SQLiteStore(halving_db) as halving:
         rows = halving.configs("search")
         by_setting = {}
@@ -147,3 +156,24 @@ def test_halving_prunes_inside_bundles_and_the_survivors_train_as_in_the_grid(tm
 def test_halving_runs_the_bundled_engine_only(tmp_path):
     with pytest.raises(ValueError, match="--engine sequential: successive halving"):
         run_study(_spec({"strategy": "halving"}), db=tmp_path / "s.db", engine="sequential")
+
+
+def test_the_report_shows_the_ladder_and_ranks_finished_configurations_only(halving_study, tmp_path):
+    from initopt.report import write_report
+    from initopt.report.data import load_study
+    from initopt.report.sections import build_report
+
+    _, db = halving_study
+    report = build_report(load_study(db))
+    ladder = report.ladder
+    assert [r.epoch for r in ladder.rungs] == [1, 2, 4] and ladder.rungs[0].reached == 48
+    assert ladder.rungs[0].went_on == ladder.rungs[1].reached and ladder.rungs[1].went_on == ladder.rungs[2].reached
+    assert ladder.pruned + ladder.finished == 48 and ladder.finished == ladder.rungs[2].reached
+    finished = {r.id for r in load_study(db).configs if r.status is Status.DONE}
+    assert report.candidates and all(set(c.config_ids) <= finished for c in report.candidates)
+    assert report.recommendation.best.config_ids[0] in finished
+    assert any("pruned" in note and f"stand on the {ladder.finished}" in note for note in report.notes)
+    html = write_report(db, out=tmp_path / "r.html").read_text()
+    assert '<section id="ladder">' in html and "<td>48</td>" in html
+    markdown = write_report(db, out=tmp_path / "r.md", format="markdown").read_text()
+    assert "Successive halving" in markdown and "| 1 | 48 | 24 |" in markdown

@@ -228,7 +228,8 @@ METRIC_RANGES = {"accuracy": (0.0, 1.0), "mse": (0.0, math.inf), "rmse": (0.0, m
 
 
 def make_candidates(configs: tuple[ConfigRow, ...], metric: str | None = None) -> list[Candidate]:
-    """Group configurations over seeds (first-seen order; ``rank`` sorts them).
+    """Group configurations over seeds (first-seen order; ``rank`` sorts them); grid points whose seeds
+    were all pruned by successive halving are left out.
 
     The interval is Student's t over seeds, cut to the metric's range (``METRIC_RANGES``): with 2
     seeds it is +-12.7 s/sqrt(2) and would otherwise say an accuracy might be 2.1.
@@ -240,6 +241,8 @@ def make_candidates(configs: tuple[ConfigRow, ...], metric: str | None = None) -
         groups.setdefault(key, []).append(row)
     out = []
     for (init, variant, lr, wd), rows in groups.items():
+        if all(r.status is Status.PRUNED for r in rows):
+            continue  # stopped by successive halving: the ladder counts them, no ranking does
         rows = sorted(rows, key=lambda r: r.seed)
         done = [r for r in rows if r.status is Status.DONE and r.val_metric is not None and math.isfinite(r.val_metric)]
         values = tuple(float(r.val_metric) for r in done)
@@ -410,6 +413,29 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One rung of successive halving: the configurations (and settings) that trained through ``epoch``,
+    and how many of them trained on past it."""
+
+    epoch: int
+    reached: int
+    settings: int
+    went_on: int
+
+
+@dataclass(frozen=True)
+class LadderSummary:
+    """A halving study's ladder: its rungs (the last one: the final epoch), how many configurations were
+    pruned, how many finished (every epoch, done; or diverged on the way) and the sentence that says
+    what the other sections stand on."""
+
+    rungs: tuple[Rung, ...]
+    pruned: int
+    finished: int
+    note: str
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a renderer needs, computed once."""
 
@@ -426,6 +452,7 @@ class Report:
     importance_note: str
     timing: Timing
     notes: tuple[str, ...] = field(default_factory=tuple)  # warnings for the reader (unfinished runs, ...)
+    ladder: LadderSummary | None = None  # a study with successive halving
 
     @property
     def metric_title(self) -> str:

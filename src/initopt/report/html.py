@@ -25,6 +25,7 @@ from initopt.report.plots import Picture
 
 SECTIONS = (
     ("recommendation", "Recommendation"),
+    ("ladder", "Successive halving"),
     ("leaderboard", "Leaderboard"),
     ("heatmap", "Init x optimizer"),
     ("curves", "Learning curves"),
@@ -167,11 +168,13 @@ def render_html(report: Report, pictures: Sequence[Picture]) -> str:
     by_section: dict[str, list[Picture]] = {}
     for picture in pictures:
         by_section.setdefault(picture.section, []).append(picture)
-    present = [(key, title) for key, title in SECTIONS if key != "lr-wd" or report.lr_wd]
+    present = [(key, title) for key, title in SECTIONS
+               if (key != "lr-wd" or report.lr_wd) and (key != "ladder" or report.ladder)]
     numbered = {key: f"{i}. {title}" for i, (key, title) in enumerate(present, start=1)}
     body = [
         _header(report, present, numbered),
         _section("recommendation", numbered, _recommendation(report)),
+        *([_section("ladder", numbered, _ladder(report))] if report.ladder else []),
         _section("leaderboard", numbered, _leaderboard(report)),
         _section("heatmap", numbered, _figures(by_section.get("heatmap"), "No configuration has a result yet.")),
         _section("curves", numbered, _figures(by_section.get("curves"), "No configuration has a result yet.")),
@@ -421,6 +424,18 @@ def _divergence(report: Report) -> str:
     return (f"<p>{diverged} runs diverged (loss NaN or infinite; the run was stopped there) and "
             f"{len(runs) - diverged} failed with an error.</p>"
             f'<details><summary>{listed}</summary><div class="scroll"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div></details>')
+
+
+def _ladder(report: Report) -> str:
+    """The rungs as a table: at each, the configurations (settings) that got there and went on."""
+    ladder = report.ladder
+    rows = "".join(
+        f"<tr><td>{r.epoch}</td><td>{r.reached}</td><td>{r.settings}</td><td>{r.went_on if i < len(ladder.rungs) - 1 else '-'}</td>"
+        f"<td>{r.reached - r.went_on if i < len(ladder.rungs) - 1 else '-'}</td></tr>"
+        for i, r in enumerate(ladder.rungs))
+    return (f"<p>{escape(ladder.note)}</p>"
+            "<table><thead><tr><th>after epoch</th><th>configurations</th><th>settings</th><th>went on</th>"
+            f"<th>pruned</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _importance(report: Report) -> str:

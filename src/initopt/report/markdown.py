@@ -86,6 +86,14 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
             lines.append(f"{_fence(code)}python\n{code}\n{_fence(code)}\n")
 
     records = leaderboard_records(report)
+    if report.ladder:
+        lines.append(heading("Successive halving"))
+        lines.append(escape(report.ladder.note) + "\n")
+        lines.append("| after epoch | configurations | settings | went on | pruned |\n|---:|---:|---:|---:|---:|")
+        last = len(report.ladder.rungs) - 1
+        lines += [f"| {r.epoch} | {r.reached} | {r.settings} | {r.went_on if i < last else '-'} | "
+                  f"{r.reached - r.went_on if i < last else '-'} |" for i, r in enumerate(report.ladder.rungs)]
+        lines.append("")
     lines.append(heading("Leaderboard"))
     lines.append(f"Top {min(MARKDOWN_ROWS, len(records))} of {len(records)}, mean ± std and 95% CI over seeds; "
                  f"all rows in [{escape(csv_name)}]({quote(csv_name)}).\n")

@@ -19,8 +19,10 @@ from initopt.report.data import (
     CurvePanel,
     DivergedRun,
     Heatmap,
+    LadderSummary,
     Recommendation,
     Report,
+    Rung,
     SensitivityLine,
     SensitivityPanel,
     StudyData,
@@ -51,6 +53,7 @@ def build_report(study: StudyData) -> Report:
     if advice:
         recommendation = replace(recommendation, verdict=recommendation.verdict + advice)
     scale = noise_scale(candidates)
+    halving = ladder(study)
     return Report(
         study=study,
         candidates=tuple(candidates),
@@ -64,8 +67,31 @@ def build_report(study: StudyData) -> Report:
         importance=importance,
         importance_note=importance_note,
         timing=timing(study),
-        notes=reader_notes(study),
+        notes=reader_notes(study) + ((halving.note,) if halving else ()),
+        ladder=halving,
     )
+
+
+def ladder(study: StudyData) -> LadderSummary | None:
+    """The rungs of a halving study, from its spec's ``[search]`` and its configurations' epochs."""
+    from initopt.study.search import SearchSettings
+
+    search = study.spec.get("search") or {}
+    if search.get("strategy") != "halving" and not study.count(Status.PRUNED):
+        return None
+    settings = SearchSettings("halving", reduction_factor=int(search.get("reduction_factor", 3)),
+                              min_epochs=int(search.get("min_epochs", 1)))
+    epochs = int((study.spec.get("train") or {}).get("epochs") or max((c.epochs_run for c in study.configs), default=0))
+    rungs = []
+    for epoch in [*settings.rungs(epochs), epochs]:
+        reached = [c for c in study.configs if c.epochs_run >= epoch]
+        rungs.append(Rung(epoch, len(reached), len({(c.init, variant_label(c), c.lr, c.weight_decay) for c in reached}),
+                          sum(c.epochs_run > epoch for c in reached)))
+    pruned, finished = study.count(Status.PRUNED), study.count(Status.DONE) + study.count(Status.DIVERGED)
+    note = (f"Successive halving (reduction factor {settings.reduction_factor}) pruned {pruned} of {len(study.configs)} "
+            f"configurations at its rungs; the recommendation, leaderboard, heatmaps, curves, sensitivity and importance "
+            f"stand on the {finished} that trained every epoch (or diverged on the way), never on a pruned one.")
+    return LadderSummary(tuple(rungs), pruned, finished, note)
 
 
 def _ordered(values) -> list:
