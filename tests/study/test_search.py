@@ -177,3 +177,33 @@ def test_the_report_shows_the_ladder_and_ranks_finished_configurations_only(halv
     assert '<section id="ladder">' in html and "<td>48</td>" in html
     markdown = write_report(db, out=tmp_path / "r.md", format="markdown").read_text()
     assert "Successive halving" in markdown and "| 1 | 48 | 24 |" in markdown
+
+
+TPE_SEARCH = {"strategy": "tpe", "budget": 16, "seed": 5}
+LOG_LR = {"distribution": "log-uniform", "low": 1e-4, "high": 1.0}
+
+
+@pytest.mark.parametrize("strategy", ["grid", "random", "sobol", "tpe", "halving"])
+def test_every_strategy_runs_from_a_python_dict(strategy, tmp_path):
+    search = {"strategy": strategy, **({"budget": 8} if strategy in ("random", "sobol", "tpe") else {})}
+    lr = LOG_LR if strategy in ("random", "sobol", "tpe") else None
+    report = run_study(_spec(search, lr=lr, epochs=3), db=tmp_path / "s.db")
+    assert report.counts.get("failed", 0) == 0 and report.n_configs == (8 if lr else 48)
+    assert report.counts.get("done", 0) + report.counts.get("pruned", 0) == report.n_configs
+
+
+def test_tpe_asks_in_rounds_and_is_replayed_when_run_again(tmp_path):
+    raw = _spec(TPE_SEARCH, lr=LOG_LR, epochs=2)
+    first = run_study(raw, db=tmp_path / "a.db")
+    again = run_study(raw, db=tmp_path / "a.db")
+    fresh = run_study(raw, db=tmp_path / "b.db")
+    assert first.trained == 16 and again.trained == 0 and again.skipped == 16  # the same asks, told the same results
+    with SQLiteStore(tmp_path / "a.db") as a, SQLiteStore(tmp_path / "b.db") as b:
+        rows = a.configs("search")
+        assert [r.id for r in rows] == [r.id for r in b.configs("search")] and fresh.trained == 16
+        assert all(1e-4 <= r.lr <= 1.0 for r in rows)
+        assert Counter(r.seed for r in rows) == {0: 8, 1: 8}
+    # asked in rounds of at most a quarter of the budget: the later rounds come after the first results
+    from initopt.study.adaptive import rounds_of
+
+    assert rounds_of(parse_spec(raw), per_round=100).per_round == 2

@@ -22,27 +22,29 @@ from initopt.study.store import Status
 from initopt.study.summary import LOWER_IS_BETTER
 
 
-def setting_of(init: dict, optimizer: str, hyper: dict) -> str:
+def setting_of(init: str, init_params: dict, optimizer: str, hyper: dict) -> str:
     """A configuration's setting: everything but its seed."""
-    return json.dumps([init, optimizer, hyper], sort_keys=True, default=str)
+    return json.dumps([init, init_params, optimizer, hyper], sort_keys=True, default=str)
 
 
 def config_setting(config: Config) -> str:
-    return setting_of(config.init, config.optimizer, config.hyper)
+    return setting_of(config.init_label, {k: v for k, v in config.init.items() if k != "name"}, config.optimizer,
+                      config.hyper)
 
 
 class Ladder:
-    """The decisions of one study's halving, given its configurations (for their settings)."""
+    """The decisions of one study's halving (its configurations and epochs read from the store at each)."""
 
-    def __init__(self, store, study: str, configs: Sequence[Config], eta: int, metric: str, rank_by: str):
+    def __init__(self, store, study: str, eta: int, metric: str, rank_by: str):
         self.store, self.study, self.eta = store, study, eta
-        self.setting = {c.id: config_setting(c) for c in configs}
         self.lower_is_better = metric in LOWER_IS_BETTER
         self.best = rank_by == "best"
 
     def keep(self, rung: int, alive: list[Config]) -> set[str]:
         """The ids of ``alive`` (this bundle's configurations still training) that go on past ``rung``."""
         mine = {c.id for c in alive}
+        stored = self.store.configs(self.study)
+        self.setting = {r.id: setting_of(r.init, r.init_params, r.optimizer, r.hyper) for r in stored}
         rows: dict[str, dict[int, float]] = {}
         for row in self.store.epochs(self.study):
             if row.epoch <= rung and row.config_id in self.setting:
@@ -58,16 +60,16 @@ class Ladder:
                 score = values[rung] if not self.best else (min if self.lower_is_better else max)(values.values())
             per_setting.setdefault(self.setting[config_id], []).append(score)
         rung_scores = {s: (sum(v) / len(v) if all(math.isfinite(x) for x in v) else math.nan) for s, v in per_setting.items()}
-        earlier = self._decided_elsewhere(rung, mine)
+        earlier = self._decided_elsewhere(rung, mine, stored)
         candidates = {self.setting[i] for i in mine} - set(earlier)
         going_on = promoted(rung_scores, sorted(candidates & set(rung_scores)), self.eta, self.lower_is_better)
         going_on |= {s for s, on in earlier.items() if on}
         return {i for i in mine if self.setting[i] in going_on}
 
-    def _decided_elsewhere(self, rung: int, mine: set[str]) -> dict[str, bool]:
+    def _decided_elsewhere(self, rung: int, mine: set[str], stored) -> dict[str, bool]:
         """Settings with a seed outside this bundle already past ``rung`` (True) or pruned at it (False)."""
         out: dict[str, bool] = {}
-        for row in self.store.configs(self.study):
+        for row in stored:
             if row.id in mine or row.id not in self.setting:
                 continue
             if row.status is Status.PRUNED and row.epochs_run == rung:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from initopt.study.plan import BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bytes_per_config, plan_bundles
+from initopt.study.adaptive import rounds_of
 from initopt.study.spec import Config, StudySpec, load_spec
 from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
 from initopt.study.store.claims import Heartbeat, owner_name
@@ -128,35 +129,42 @@ def run_study(
     spec = stored_settings(spec, db)
     workload = prepare(spec)
     spec = workload.spec
-    configs = spec.configs()
     threads = threads if threads is not None else spec.train.threads
     if device == "cpu":
         apply_threads(threads)  # before the environment records the count
+    rounds = rounds_of(spec, _round_size(workload, spec, max_bundle, device, engine))
     started = time.perf_counter()
     with SQLiteStore(db) as store:
         env = environment(device)
         store.begin_study(spec.name, spec.to_dict(), spec.workload_key(), env)
-        store.add_configs(spec.name, [_config_record(c) for c in configs])
-        ids = {c.id for c in configs}
-        if retry_failed:
-            store.reset(spec.name, [row.id for row in store.configs(spec.name) if row.id in ids and row.status == Status.FAILED])
-        todo_ids = set(store.to_run(spec.name, [c.id for c in configs]))
-        todo = [c for c in configs if c.id in todo_ids]
-        report = RunReport(spec.name, Path(db), len(configs), len(configs) - len(todo), 0, 0.0, engine)
-        work = _work(store, spec.name, todo, workload, engine, max_bundle, device)
-        saved_steps = sum(len(b) * cp.epoch * workload.steps_per_epoch for b, cp in work if cp is not None)
-        events.start(len(todo), len(todo) * workload.steps_per_config)
-        events.steps(saved_steps)
-        owner = owner_name()
+        report = RunReport(spec.name, Path(db), 0, 0, 0, 0.0, engine)
+        ids: set[str] = set()
+        owner, run_id = owner_name(), None
+        events.start(rounds.total, rounds.total * workload.steps_per_config)
         try:
-            if todo:
-                run_id = store.start_run(spec.name, engine, env, len(todo))
-                with Heartbeat(db, spec.name, owner):
-                    for bundle_configs, checkpoint in work:
-                        if device == "cpu":
-                            apply_threads(threads)
-                        _claim_and_run(store, workload, bundle_configs, checkpoint, owner, engine, device, events, report,
-                                       checkpoint_seconds)
+            for configs in rounds.rounds(store):  # one round, or TPE's asks
+                store.add_configs(spec.name, [_config_record(c) for c in configs])
+                ids |= {c.id for c in configs}
+                if retry_failed:
+                    store.reset(spec.name, [row.id for row in store.configs(spec.name)
+                                            if row.id in ids and row.status == Status.FAILED])
+                todo_ids = set(store.to_run(spec.name, [c.id for c in configs]))
+                todo = [c for c in configs if c.id in todo_ids]
+                report.n_configs += len(configs)
+                report.skipped += len(configs) - len(todo)
+                work = _work(store, spec.name, todo, workload, engine, max_bundle, device, configs)
+                saved_steps = sum(len(b) * cp.epoch * workload.steps_per_epoch for b, cp in work if cp is not None)
+                events.steps(saved_steps + (len(configs) - len(todo)) * workload.steps_per_config)
+                if todo:
+                    run_id = run_id if run_id is not None else store.start_run(spec.name, engine, env, len(todo))
+                    with Heartbeat(db, spec.name, owner):
+                        for bundle_configs, checkpoint in work:
+                            if device == "cpu":
+                                apply_threads(threads)
+                            _claim_and_run(store, workload, bundle_configs, checkpoint, owner, engine, device, events,
+                                           report, checkpoint_seconds)
+                rounds.tell(store, configs)
+            if run_id is not None:
                 store.end_run(run_id)
         except KeyboardInterrupt:
             report.seconds = time.perf_counter() - started
@@ -165,6 +173,17 @@ def run_study(
         _tally(store, spec.name, ids, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _round_size(workload, spec: StudySpec, max_bundle, device: str, engine: str) -> int:
+    """Settings per round of a tpe study: as many as one bundle holds (its seeds together)."""
+    if spec.search.sampling != "tpe":
+        return 0
+    if engine == "sequential":
+        return 1
+    capacity = int(available_memory(device) * MEMORY_FRACTION) // max(1, _bytes_per_config(workload))
+    capacity = min(capacity, max_bundle) if max_bundle else capacity
+    return max(1, capacity // len(spec.seeds))
 
 
 class StudyInterrupted(Exception):
@@ -191,7 +210,8 @@ def bundle_key(ids) -> str:
     return hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
 
 
-def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundle, device) -> list[tuple[list[Config], Any]]:
+def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundle, device,
+          planned: list[Config]) -> list[tuple[list[Config], Any]]:
     """The bundles to train, each with the checkpoint it goes on from (or None): first the bundles
     saved part-way whose configurations are all still to run, in their saved order; then the rest,
     planned afresh. A checkpoint that another live process holds is left to it; one that no longer
@@ -212,20 +232,21 @@ def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundl
             store.drop_checkpoint(name, checkpoint.bundle)
     rest = [c for c in todo if c.id not in taken]
     if rest and workload.spec.search.halving:
-        out += [(bundle, None) for bundle in _planned_bundles(store, name, rest, workload, max_bundle, device)]
+        out += [(bundle, None) for bundle in _planned_bundles(store, name, rest, planned, workload, max_bundle, device)]
         return out
     out += [(bundle, None) for bundle in (_bundles(rest, workload, engine, max_bundle, device) if rest else [])]
     return out
 
 
-def _planned_bundles(store, name: str, rest: list[Config], workload, max_bundle, device) -> list[list[Config]]:
-    """A halving study's bundles: the plan of its first run (stored with its configurations), less the
-    configurations that have ended. Its decisions at a rung depend on which configurations reached it
-    before and together, so a study run again must not repack what is left."""
+def _planned_bundles(store, name: str, rest: list[Config], planned: list[Config], workload, max_bundle,
+                     device) -> list[list[Config]]:
+    """A halving study's bundles: the plan of its first run over ``planned`` (the round's configurations;
+    stored with them), less the configurations that have ended. Its decisions at a rung depend on which
+    configurations reached it before and together, so a study run again must not repack what is left."""
     numbers = store.bundle_numbers(name)
     if any(c.id not in numbers for c in rest):
-        everything = workload.spec.configs()
-        store.assign_bundles(name, [[c.id for c in b] for b in _bundles(everything, workload, "bundled", max_bundle, device)])
+        fresh = [c for c in planned if c.id not in numbers]
+        store.assign_bundles(name, [[c.id for c in b] for b in _bundles(fresh, workload, "bundled", max_bundle, device)])
         numbers = store.bundle_numbers(name)
     groups: dict[int, list[Config]] = {}
     for config in rest:
@@ -350,7 +371,7 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
                 keys.append(now)
             last_saved = time.perf_counter()
 
-    halving = _halving(store, workload, configs) if workload.spec.search.halving else None
+    halving = _halving(store, workload) if workload.spec.search.halving else None
 
     def done(results):
         store.finish(name, results)
@@ -396,13 +417,13 @@ def _run_bundle(store, workload, configs, engine, device, events, report, checkp
                 store.drop_checkpoint(name, used)
 
 
-def _halving(store, workload: PreparedWorkload, configs: list[Config]):
+def _halving(store, workload: PreparedWorkload):
     """The ``Halving`` of a bundle of a halving study: its rungs, and the ladder's decisions."""
     from initopt.study.engine import Halving
     from initopt.study.ladder import Ladder
 
     spec = workload.spec
-    ladder = Ladder(store, spec.name, spec.configs(), spec.search.reduction_factor, spec.train.metric, spec.train.rank_by)
+    ladder = Ladder(store, spec.name, spec.search.reduction_factor, spec.train.metric, spec.train.rank_by)
     return Halving(spec.search.rungs(spec.train.epochs), ladder.keep)
 
 

@@ -218,8 +218,7 @@ class StudySpec:
         out: list[Config] = []
         seen: set[str] = set()
         for init, name, values in self.settings():
-            hyper = _without_idle_schedule_keys({**OPTIMIZER_DEFAULTS[name], **values})
-            hyper = {k: _canonical_value(v) for k, v in hyper.items()}
+            hyper = full_hyper(name, values)
             for seed in self.seeds:
                 config = self.config(init, name, hyper, seed)
                 if config.id not in seen:  # two optimizer tables (or two draws) may name the same configuration
@@ -266,6 +265,12 @@ class StudySpec:
             # a grid study's dict stays what it was before searches existed
             **({"search": self.search.to_dict()} if self.search != SearchSettings() else {}),
         }
+
+
+def full_hyper(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Optimizer ``name``'s hyperparameters: ``values`` over its defaults, canonical (what an id hashes)."""
+    hyper = _without_idle_schedule_keys({**OPTIMIZER_DEFAULTS[name], **values})
+    return {k: _canonical_value(v) for k, v in hyper.items()}
 
 
 def hyper_keys(grid: Mapping[str, Any]) -> list[str]:

@@ -266,13 +266,14 @@ class SQLiteStore:
             return max(cur.rowcount, 0)
 
     def assign_bundles(self, study: str, bundles: Sequence[Sequence[str]]) -> None:
-        """Number the bundles of a plan (``bundles``: each a list of config ids, in order), where the
-        configurations have no number yet."""
+        """Number the bundles of a plan (``bundles``: each a list of config ids, in order) after the
+        numbers already given, where the configurations have no number yet."""
         with self._transaction(write=True) as conn:
             self._require_study(conn, study)
+            (first,) = conn.execute("SELECT COALESCE(MAX(bundle) + 1, 0) FROM configs WHERE study = ?", (study,)).fetchone()
             conn.executemany(
                 "UPDATE configs SET bundle = ? WHERE study = ? AND id = ? AND bundle IS NULL",
-                ((n, study, i) for n, ids in enumerate(bundles) for i in ids),
+                ((first + n, study, i) for n, ids in enumerate(bundles) for i in ids),
             )
 
     def bundle_numbers(self, study: str) -> dict[str, int]:
