@@ -207,3 +207,12 @@ def test_tpe_asks_in_rounds_and_is_replayed_when_run_again(tmp_path):
     from initopt.study.adaptive import rounds_of
 
     assert rounds_of(parse_spec(raw), per_round=100).per_round == 2
+
+
+def test_halving_over_a_bundle_of_two_optimizer_families(tmp_path):
+    """SGD and Adam configurations in one bundle: the survivors keep each family contiguous (a resumed
+    study's bundles too, re-ordered as the plan orders them)."""
+    raw = _spec({"strategy": "halving", "reduction_factor": 3}, epochs=3)
+    raw["grid"]["optimizer"].append({"name": "sgd", "lr": [0.01, 0.1], "momentum": [0.0, 0.9]})
+    report = run_study(raw, db=tmp_path / "s.db")
+    assert report.counts.get("failed", 0) == 0 and report.counts["pruned"] > 0 and report.counts["done"] > 0

@@ -90,3 +90,9 @@ def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_byt
         for start in range(0, len(members), cap):
             bundles.append(Bundle(tuple(members[start : start + cap])))
     return bundles
+
+
+def bundle_order(configs: Sequence[Config]) -> list[Config]:
+    """``configs`` (those of one bundle) in the order ``plan_bundles`` gives them: each optimizer family
+    contiguous, equal hyperparameters adjacent."""
+    return [c for bundle in plan_bundles(configs, per_config_bytes=1, budget_bytes=1 << 62) for c in bundle.configs]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from initopt.study.plan import BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bytes_per_config, plan_bundles
+from initopt.study.plan import (BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bundle_order, bytes_per_config,
+                                 plan_bundles)
 from initopt.study.adaptive import rounds_of
 from initopt.study.spec import Config, StudySpec, load_spec
 from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
@@ -251,7 +252,7 @@ def _planned_bundles(store, name: str, rest: list[Config], planned: list[Config]
     groups: dict[int, list[Config]] = {}
     for config in rest:
         groups.setdefault(numbers[config.id], []).append(config)
-    return [groups[n] for n in sorted(groups)]
+    return [bundle_order(groups[n]) for n in sorted(groups)]
 
 
 def _claim_and_run(store, workload, configs, checkpoint, owner, engine, device, events, report,
