@@ -29,4 +29,4 @@ def test_empty_text_file_is_one_line_and_exit_2(cli, tmp_path):
     result = cli("train", "--dataset", "text:empty.txt", "--epochs", "1")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "initopt: error: empty.txt: empty file; language modelling with context 64 needs at least 641 characters")
+        "initopt: error: --dataset: empty.txt: empty file; language modelling with context 64 needs at least 641 characters")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from initopt.report.snippet import keras_snippet, snippet, toml_snippet
-from initopt.study import parse_spec
+from initopt.study import parse_spec, resolved
 from initopt.study.runner import _config_record
 from initopt.study.store import ConfigRow, Status
 from initopt.study.workload import prepare
@@ -26,7 +26,7 @@ def _study_config(optimizer: dict, init="he_normal"):
     spec = parse_spec({"name": "snippet", "workload": {"dataset": "breast-cancer", "model": "mlp", "hidden": [64]},
                        "train": {"epochs": 1}, "grid": {"init": [init], "seeds": [3], "optimizer": [optimizer]}})
     workload = prepare(spec)
-    (config,) = spec.configs()
+    (config,) = workload.spec.configs()
     record = _config_record(config)
     row = ConfigRow(record.id, record.init, record.init_params, record.optimizer, record.hyper, record.seed, Status.DONE)
     return workload, config, row

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from initopt.optim.batched import BatchedOptimizer
-from initopt.study import parse_spec
+from initopt.study import parse_spec, resolved
 from initopt.study.engine import train_bundle
 from initopt.study.sequential import train_sequential
 from initopt.study.spec import SpecError
@@ -51,7 +51,7 @@ def test_the_spec_takes_each_familys_hyperparameters_and_names_a_wrong_one():
     spec = parse_spec({"name": "s", "workload": MLP, "train": {"epochs": 1},
                        "grid": {"init": ["he_normal"], "seeds": [0],
                                 "optimizer": [{"name": "muon", "adjust_lr_fn": ["match_rms_adamw"]}, {"name": "lion"}]}})
-    muon, lion = spec.configs()
+    muon, lion = resolved(spec).configs()
     assert muon.hyper == {"lr": 1e-3, "weight_decay": 0.1, "momentum": 0.95, "nesterov": True, "adjust_lr_fn": "match_rms_adamw"}
     assert lion.hyper == {"lr": 1e-4, "betas": [0.9, 0.99], "weight_decay": 0.0, "decay": "coupled"}
     with pytest.raises(SpecError, match="grid.optimizer\\[0\\].eps.*lion does not take"):
@@ -194,7 +194,7 @@ def test_an_interrupted_bundle_resumes_with_identical_results(tmp_path, optimize
     raw = {"name": "resume", "workload": {"dataset": "breast-cancer", "model": "mlp", "hidden": [16]},
            "train": {"epochs": 4, "batch_size": 32},
            "grid": {"init": ["he_normal"], "seeds": [0, 1], "optimizer": [dict(optimizer, lr=optimizer["lr"][:1])]}}
-    n, steps_per_epoch = len(parse_spec(raw).configs()), prepare(parse_spec(raw)).steps_per_epoch
+    n, steps_per_epoch = len(resolved(parse_spec(raw)).configs()), prepare(parse_spec(raw)).steps_per_epoch
     seen = {"steps": 0}
 
     def stop_after_two_epochs(steps: int) -> None:
@@ -220,7 +220,7 @@ def test_the_spec_takes_adafactor_and_schedule_free_with_their_defaults_and_name
     spec = parse_spec({"name": "s", "workload": MLP, "train": {"epochs": 1},
                        "grid": {"init": ["he_normal"], "seeds": [0], "optimizer": [
                            {"name": "adafactor"}, {"name": "schedule_free_adamw", "schedule": ["constant"]}]}})
-    adafactor, schedule_free = spec.configs()
+    adafactor, schedule_free = resolved(spec).configs()
     assert adafactor.hyper == {"lr": 1e-2, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay": 0.0}
     assert schedule_free.hyper == {"lr": 0.0025, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0,
                                    "warmup_steps": 0.0, "r": 0.0, "weight_lr_power": 2.0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from initopt.study import parse_spec
+from initopt.study import parse_spec, resolved
 from initopt.study.engine import train_bundle
 from initopt.study.sequential import train_sequential
 from initopt.study.spec import SpecError
@@ -19,13 +19,13 @@ def _raw(**optimizer):
 
 
 def test_a_constant_schedule_keeps_the_ids_of_a_study_without_schedules():
-    plain = parse_spec(_raw()).configs()
-    assert [c.id for c in parse_spec(_raw(schedule=["constant"], warmup=[0.1])).configs()] == [c.id for c in plain]
+    plain = resolved(parse_spec(_raw())).configs()
+    assert [c.id for c in resolved(parse_spec(_raw(schedule=["constant"], warmup=[0.1]))).configs()] == [c.id for c in plain]
     assert all(c.schedule is None for c in plain)
 
 
 def test_schedule_and_warmup_cross_and_a_schedule_without_warmup_drops_it():
-    configs = parse_spec(_raw(schedule=["constant", "warmup_cosine", "step"], warmup=[0.0, 0.2])).configs()
+    configs = resolved(parse_spec(_raw(schedule=["constant", "warmup_cosine", "step"], warmup=[0.0, 0.2]))).configs()
     named = sorted({(c.hyper.get("schedule"), c.hyper.get("warmup")) for c in configs}, key=str)
     assert named == sorted([(None, None), ("warmup-cosine", 0.0), ("warmup-cosine", 0.2), ("step", None)], key=str)
     scheduled = next(c for c in configs if c.hyper.get("warmup") == 0.2)

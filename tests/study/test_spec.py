@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from initopt.study import SpecError, default_spec_path, load_spec, parse_spec
+from initopt.study import SpecError, default_spec_path, load_spec, parse_spec, resolved
 from initopt.study.workload import prepare
 
 BASE = {
@@ -38,7 +38,7 @@ DELETE = object()
 
 def test_default_study_expands_to_240_configurations_with_unique_ids():
     spec = load_spec(default_spec_path())
-    configs = spec.configs()
+    configs = resolved(spec).configs()
     assert len(configs) == 5 * 4 * 4 * 3
     assert len({c.id for c in configs}) == len(configs)
     assert {c.optimizer for c in configs} == {"sgd", "adam", "adamw"}
@@ -47,20 +47,20 @@ def test_default_study_expands_to_240_configurations_with_unique_ids():
 
 
 def test_ids_are_stable_and_independent_of_grid_order():
-    ids = {c.id for c in parse_spec(BASE).configs()}
+    ids = {c.id for c in resolved(parse_spec(BASE)).configs()}
     shuffled = copy.deepcopy(BASE)
     shuffled["grid"]["init"].reverse()
     shuffled["grid"]["seeds"].reverse()
     shuffled["grid"]["optimizer"].reverse()
     shuffled["grid"]["optimizer"][1]["lr"].reverse()
-    assert {c.id for c in parse_spec(shuffled).configs()} == ids
-    assert {c.id for c in parse_spec(copy.deepcopy(BASE)).configs()} == ids
+    assert {c.id for c in resolved(parse_spec(shuffled)).configs()} == ids
+    assert {c.id for c in resolved(parse_spec(copy.deepcopy(BASE))).configs()} == ids
 
 
 def test_ids_change_with_what_the_configuration_is():
-    ids = {c.id for c in parse_spec(BASE).configs()}
-    assert not ids & {c.id for c in parse_spec(spec_with("train.epochs", 3)).configs()}
-    assert not ids & {c.id for c in parse_spec(spec_with("workload.hidden", [9])).configs()}
+    ids = {c.id for c in resolved(parse_spec(BASE)).configs()}
+    assert not ids & {c.id for c in resolved(parse_spec(spec_with("train.epochs", 3))).configs()}
+    assert not ids & {c.id for c in resolved(parse_spec(spec_with("workload.hidden", [9]))).configs()}
 
 
 def test_defaults_and_aliases_name_the_same_configuration():
@@ -68,7 +68,7 @@ def test_defaults_and_aliases_name_the_same_configuration():
     explicit["grid"]["init"] = [{"name": "normal", "std": 0.01}]
     implicit = spec_with("grid.optimizer", [{"name": "AdamW", "lr": 0.001}])
     implicit["grid"]["init"] = [{"name": "Gaussian", "std": 0.01}]
-    assert [c.id for c in parse_spec(explicit).configs()] == [c.id for c in parse_spec(implicit).configs()]
+    assert [c.id for c in resolved(parse_spec(explicit)).configs()] == [c.id for c in resolved(parse_spec(implicit)).configs()]
 
 
 def test_an_omitted_loss_and_metric_name_the_configurations_their_defaults_name():
@@ -77,7 +77,7 @@ def test_an_omitted_loss_and_metric_name_the_configurations_their_defaults_name(
     implicit["train"].pop("metric", None)
     explicit = prepare(parse_spec(implicit)).spec
     assert explicit.train.loss and explicit.train.metric
-    assert [c.id for c in parse_spec(implicit).configs()] == [c.id for c in explicit.configs()]
+    assert [c.id for c in resolved(parse_spec(implicit)).configs()] == [c.id for c in explicit.configs()]
 
 
 def test_toml_and_yaml_files(tmp_path):
@@ -87,9 +87,9 @@ def test_toml_and_yaml_files(tmp_path):
     yaml_file.write_text(
         "name: y\nworkload: {dataset: digits}\ngrid:\n  init: [he_normal]\n  optimizer: [{name: adam, lr: [0.001, 0.01]}]\n"
     )
-    assert len(load_spec(toml).configs()) == 240
+    assert len(resolved(load_spec(toml)).configs()) == 240
     spec = load_spec(yaml_file)
-    assert spec.train.epochs == 10 and spec.seeds == (0,) and len(spec.configs()) == 2
+    assert spec.train.epochs == 10 and spec.seeds == (0,) and len(resolved(spec).configs()) == 2
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_overlapping_optimizer_tables_name_each_configuration_once():
     raw = spec_with("grid.optimizer", [{"name": "adam", "lr": [1e-3, 1e-2]}, {"name": "adam", "lr": [1e-3], "weight_decay": [0.0, 0.01]}])
     raw["grid"]["seeds"] = [0]
     raw["grid"]["init"] = ["he_normal"]
-    configs = parse_spec(raw).configs()
+    configs = resolved(parse_spec(raw)).configs()
     assert len(configs) == len({c.id for c in configs}) == 3
 
 
@@ -166,16 +166,16 @@ def test_hyperparameters_must_be_finite(value):
 def test_yaml_reads_exponent_numbers_as_numbers(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("name: y\nworkload: {dataset: digits}\ngrid:\n  init: [he_normal]\n  optimizer: [{name: adamw, lr: [1e-3, 3e-4]}]\n")
-    assert sorted(c.lr for c in load_spec(path).configs()) == [3e-4, 1e-3]
+    assert sorted(c.lr for c in resolved(load_spec(path)).configs()) == [3e-4, 1e-3]
 
 
 def test_the_decay_rule_is_part_of_what_a_configuration_is():
     """train.no_decay: biases and norms by default (param_groups' rule); [] (every parameter, the rule before
     the field) keeps the ids configurations had then; the order of its names does not matter."""
-    default = {c.id for c in parse_spec(BASE).configs()}
-    every = {c.id for c in parse_spec(spec_with("train.no_decay", [])).configs()}
-    listed = {c.id for c in parse_spec(spec_with("train.no_decay", ["norm", "bias"])).configs()}
-    embeddings = {c.id for c in parse_spec(spec_with("train.no_decay", ["bias", "norm", "embedding"])).configs()}
+    default = {c.id for c in resolved(parse_spec(BASE)).configs()}
+    every = {c.id for c in resolved(parse_spec(spec_with("train.no_decay", []))).configs()}
+    listed = {c.id for c in resolved(parse_spec(spec_with("train.no_decay", ["norm", "bias"]))).configs()}
+    embeddings = {c.id for c in resolved(parse_spec(spec_with("train.no_decay", ["bias", "norm", "embedding"]))).configs()}
     assert listed == default and len({frozenset(default), frozenset(every), frozenset(embeddings)}) == 3
     assert parse_spec(BASE).train.no_decay_rule == ("bias", "norm")
     assert parse_spec(BASE).to_dict()["train"]["no_decay"] == ["bias", "norm"]

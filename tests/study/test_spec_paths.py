@@ -69,18 +69,19 @@ def test_ids_and_stored_spec_do_not_depend_on_the_working_directory(tmp_path, mo
         monkeypatch.chdir(cwd)
         loaded = load_spec(spec.relative_to(tmp_path) if cwd == tmp_path else Path("s.toml"))
         assert loaded.workload.folder == (tmp_path / "proj").resolve()
-        seen.append(([c.id for c in loaded.configs()], loaded.to_dict()))
+        seen.append(([c.id for c in loaded.configs()], loaded.to_dict()))  # no data read: the file need not exist
     assert seen[0] == seen[1]
     assert seen[0][1]["workload"]["dataset"] == "csv:data/x.csv:label"  # as written, not resolved
 
 
 def test_a_study_builds_one_probe_model_for_its_check_and_its_memory_sizing(small_spec, monkeypatch):
+    from initopt import workloads
     from initopt.study import workload as workload_module
     from initopt.study.runner import _bytes_per_config
 
     built = []
-    build = workload_module.PreparedWorkload.build
-    monkeypatch.setattr(workload_module.PreparedWorkload, "build", lambda self: built.append(1) or build(self))
+    build = workloads.Setup.build
+    monkeypatch.setattr(workloads.Setup, "build", lambda self: built.append(1) or build(self))
     workload = workload_module.prepare(parse_spec(small_spec))
     _bytes_per_config(workload)
     assert len(built) == 1 and workload.probe_model() is workload.probe

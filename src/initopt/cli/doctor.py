@@ -141,31 +141,30 @@ def doctor(
     from initopt import init as inits
     from initopt._terminal import console
     from initopt.doctor import diagnose
-    from initopt.training.objective import ObjectiveError, check_objective
+    from initopt.workloads import WorkloadError, set_up
 
     try:
         scheme = inits.get(scheme_spec)
     except ValueError as exc:
         raise ValueError(f"--init: {exc}") from None
-    train = _training_split(work)
-    info = train.info
-    loss_used = loss or work.loss or info.default_loss
-    build, options = _model_builder(work, info, loss_used)
+
+    def where(name: str) -> str:  # initopt.workloads' field names as the doctor's flags or its spec's fields
+        if name in ("loss", "metric"):
+            from_spec = work.spec is not None and loss is None and work.loss is not None
+            return f"{f'--spec {work.spec}: train.' if from_spec else '--'}{name}"
+        return work.where(name[len("option."):] if name.startswith("option.") else name)
+
+    try:
+        setup = set_up(work.dataset, work.model, data_options=work.data, model_options=work.options,
+                       loss=loss or work.loss, folder=work.folder or Path.cwd(), where=where)
+    except WorkloadError as exc:
+        raise ValueError(str(exc)) from None
+    train, info, loss_used, options = setup.splits.train, setup.info, setup.loss, setup.options
+    build = setup.build
 
     index = torch.randperm(len(train.x), generator=torch.Generator().manual_seed(seed))[:batch_size]
     x, y = train.x[index], train.y[index]  # token and id inputs stay int64
-    net = build()
-    try:
-        with torch.no_grad():
-            output = net(x[:2])
-    except Exception as exc:  # a model that cannot take this dataset's inputs
-        raise ValueError(f"{work.where('model')}: {work.model!r} fails on {info.name} inputs of shape "
-                         f"{tuple(x.shape[1:])}: {exc}") from None
-    try:
-        loss_used, _ = check_objective(loss_used, info.default_metric, info.task, output, y[:2])
-    except ObjectiveError as exc:
-        from_spec = work.spec is not None and loss is None and work.loss is not None
-        raise ValueError(f"{f'--spec {work.spec}: train.' if from_spec else '--'}{exc.field}: {exc}") from None
+    net = setup.probe  # built and tried on two training examples (no init drawn yet)
     if plot is not None:
         _check_writable(plot)
     inits.initialize_with_data(net, scheme, "zeros", data=train.x, seed=seed)
@@ -178,49 +177,6 @@ def doctor(
     if plot is not None:
         title = _title(work.model, options, info.name, len(x))
         _plot(build, x, y, loss_used, scheme.spec(), train.x, seed, plot, title=title)
-
-
-def _training_split(work: _Workload):  # type: ignore[no-untyped-def]
-    """The dataset's training split; an error names the option or the dataset as the user gave it."""
-    from initopt import data as datasets
-    from initopt.data.paths import resolve_dataset
-
-    try:
-        return datasets.load(resolve_dataset(work.dataset, work.folder), **work.data).train
-    except datasets.OptionError as exc:
-        raise ValueError(f"{work.where(f'data.{exc.option}' if exc.option else 'data')}: {exc}") from None
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{work.where('dataset')}: {exc}") from None
-
-
-def _model_builder(work: _Workload, info: Any, loss: str):  # type: ignore[no-untyped-def]
-    """``(build, options)``: a function that builds a fresh model of the workload, and its options.
-
-    With a loss on probabilities the built-ins end in a sigmoid, as in a study."""
-    import torch
-
-    from initopt.models import build_model
-    from initopt.models.factory import ModelOptionError, importable
-    from initopt.training.losses import PROBABILITY_LOSSES, loss_name
-
-    options = dict(work.options)
-    try:
-        if loss_name(loss) in PROBABILITY_LOSSES and ":" not in work.model:
-            options["probabilities"] = True
-    except ValueError:
-        pass  # an unknown loss is reported once the model's output is known, naming the field
-
-    def build() -> torch.nn.Module:
-        try:  # a factory from the spec's folder, or from the working directory as `python -m` would find it
-            with importable(work.folder or Path.cwd()):
-                return build_model(work.model, n_features=info.n_features, out=info.output_dim,
-                                   input_shape=tuple(info.input_shape), dataset=info, **options)
-        except ModelOptionError as exc:
-            raise ValueError(f"{work.where(exc.option)}: {exc}") from None
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{work.where('model')}: {exc}") from None
-
-    return build, options
 
 
 def _check_writable(path: Path) -> None:

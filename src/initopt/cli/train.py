@@ -71,51 +71,34 @@ def train(
     import torch
 
     apply(thread_setting)
-    from initopt import data as datasets
     from initopt import init as inits
     from initopt import optim
-    from initopt.models import build_model, describe_mlp
-    from initopt.models.factory import ModelOptionError, importable
+    from initopt.models import describe_mlp
     from initopt.training import fit
-    from initopt.training.losses import PROBABILITY_LOSSES, loss_name
-    from initopt.training.objective import ObjectiveError, check_objective
+    from initopt.workloads import WorkloadError, set_up
 
     scheme = inits.get(scheme_spec)
-    from initopt.data.validation import ValidationError, parse_validation
+    from initopt.data.validation import parse_validation
 
     try:
         held_out = parse_validation(validation)
     except ValueError as exc:
         raise ValueError(f"--validation: {exc}") from None
+
+    def where(field: str) -> str:  # initopt.workloads' field names as this command's flags
+        if field.startswith("option."):
+            return given_as.get(field[len("option."):], f"--model-option {field[len('option.'):]}")
+        if field.startswith("data."):
+            return f"--data-option {field[len('data.'):]}"
+        return f"--{field}"
+
     try:
-        splits = datasets.load_validated(dataset, held_out, **data_options)
-    except datasets.OptionError as exc:
-        raise ValueError(f"--data-option {exc.option}: {exc}") from None
-    except ValidationError as exc:
-        raise ValueError(f"--validation: {exc}") from None
-    info = splits.info
-    loss_used = loss or info.default_loss
+        setup = set_up(dataset, model, data_options=data_options, model_options=model_options, loss=loss,
+                       validation=held_out, folder=Path.cwd(), where=where)
+    except WorkloadError as exc:
+        raise ValueError(str(exc)) from None
+    splits, info, net, loss_used, metric = setup.splits, setup.info, setup.probe, setup.loss, setup.metric
     is_mlp = _is_mlp(model)
-    if ":" not in model and loss_name(loss_used) in PROBABILITY_LOSSES:
-        model_options["probabilities"] = True  # a loss on probabilities: the built-ins end in a sigmoid
-    try:
-        with importable(Path.cwd()):  # a factory of the working directory, as `python -m` would find it
-            net = build_model(model, n_features=info.n_features, out=info.output_dim,
-                              input_shape=tuple(info.input_shape), dataset=info, **model_options)
-    except ModelOptionError as exc:
-        raise ValueError(f"{given_as.get(exc.option, f'--model-option {exc.option}')}: {exc}") from None
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"--model: {exc}") from None
-    try:
-        with torch.no_grad():
-            output = net(splits.train.x[:2])
-    except Exception as exc:  # a model that cannot take this dataset's inputs
-        raise ValueError(f"--model: {model!r} fails on {info.name} inputs of shape "
-                         f"{tuple(splits.train.x.shape[1:])}: {exc}") from None
-    try:
-        loss_used, metric = check_objective(loss_used, info.default_metric, info.task, output, splits.train.y[:2])
-    except ObjectiveError as exc:
-        raise ValueError(f"--{exc.field}: {exc}") from None
     inits.initialize(net, weights=scheme, bias="zeros", seed=seed)
     # biases and norm weights without decay, as a study's default train.no_decay and the README's param_groups
     try:  # the other settings are checked above: only the name can be wrong here

@@ -17,10 +17,20 @@ def default_spec_path() -> Path:
     return Path(str(resources.files("initopt.study") / "default.toml"))
 
 
+def resolved(spec: StudySpec) -> StudySpec:
+    """``spec`` with the loss and metric it leaves to the dataset's task filled in (reads the data and
+    tries one model: ``initopt.study.workload.prepare``); then ``spec.configs()`` names the ids a
+    study's database holds."""
+    from initopt.study.workload import prepare
+
+    return prepare(spec).spec
+
+
 def run_study(*args, **kwargs):
     from initopt.study.runner import run_study as run
 
     return run(*args, **kwargs)
 
 
-__all__ = ["Config", "SpecError", "StudySpec", "default_spec_path", "load", "load_spec", "parse_spec", "run_study"]
+__all__ = ["Config", "SpecError", "StudySpec", "default_spec_path", "load", "load_spec", "parse_spec", "resolved",
+           "run_study"]

@@ -205,13 +205,14 @@ class StudySpec:
     def configs(self) -> list[Config]:
         """The grid, expanded: init x optimizer x hyperparameter combinations x seeds.
 
-        An omitted loss or metric is resolved first (from the dataset's task, which loads the data):
-        an omitted loss and the explicit default name the same configurations, with the ids a study's
-        database holds."""
+        A pure function of the spec (no data is read). An id hashes the loss and the metric: a spec
+        that leaves them to the dataset's task is resolved first by ``initopt.study.resolved(spec)``
+        (``prepare``, which loads the data), so that an omitted loss and the explicit default name the
+        same configurations, with the ids a study's database holds."""
         if self.train.loss is None or self.train.metric is None:
-            from initopt.study.workload import prepare
-
-            return prepare(self).spec.configs()
+            missing = "train.loss" if self.train.loss is None else "train.metric"
+            raise ValueError(f"{missing} is left to the dataset's task: resolve the spec first "
+                             "(initopt.study.resolved(spec) reads the data), or name it in the spec")
         if self.search.sampling == "tpe":
             raise ValueError("a tpe study's configurations are asked of its sampler bundle by bundle "
                              "(initopt.study.adaptive), not expanded up front")

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import torch
 from torch import nn
 
 from initopt.study.spec import SCHEDULE_HYPER, Config, SpecError, StudySpec
@@ -22,6 +21,7 @@ class PreparedWorkload:
     metric: str
     probabilities: bool = False  # the loss takes probabilities: built-in models end in a sigmoid
     probe: nn.Module | None = field(default=None, repr=False, compare=False)  # see probe_model
+    setup: Any = field(default=None, repr=False, compare=False)  # initopt.workloads.Setup: how models are built
 
     @property
     def selection(self):
@@ -44,16 +44,7 @@ class PreparedWorkload:
     def build(self) -> nn.Module:
         """A fresh, uninitialized model of the workload: one call of a user factory, imported from
         the spec's folder (``Workload.folder``) with its options as the spec wrote them."""
-        from initopt.models import build_model
-        from initopt.models.factory import importable
-
-        info = self.info
-        options = dict(self.spec.workload.options)
-        if self.probabilities and ":" not in self.spec.workload.model:
-            options["probabilities"] = True
-        with importable(self.spec.workload.folder):
-            return build_model(self.spec.workload.model, n_features=info.n_features, out=info.output_dim,
-                               input_shape=tuple(info.input_shape), dataset=info, **options)
+        return self.setup.build()
 
     def probe_model(self) -> nn.Module:
         """The study's one model that no configuration trains, built on first use and kept: ``prepare``
@@ -114,56 +105,40 @@ class PreparedWorkload:
 
 
 def prepare(spec: StudySpec) -> PreparedWorkload:
-    """Load the data, build one model, try the loss and metric on it: every workload error before any training.
+    """Load the data, build one model, try the loss and metric on it: every workload error before any
+    training (``initopt.workloads.set_up``, with the spec's field names).
 
     ``workload.spec`` is ``spec`` with the loss and metric filled in from the dataset's task and their
     names made canonical, so that an omitted loss, ``"BCE"`` and ``"bce"`` name the same configurations.
     """
-    from initopt import data
-    from initopt.data.paths import resolve_dataset, resolve_file
-    from initopt.data.validation import ValidationError
-    from initopt.models.factory import ModelOptionError
-    from initopt.training.losses import PROBABILITY_LOSSES, loss_name
-    from initopt.training.objective import ObjectiveError, check_objective
+    from initopt.data.paths import resolve_file
+    from initopt.workloads import WorkloadError, set_up
 
     folder = spec.workload.folder  # relative paths are the spec's: read against its folder
     validation = spec.train.validation_split
     if isinstance(validation, str) and validation != "npz":
         validation = resolve_file(validation, folder)
     try:
-        splits = data.load_validated(resolve_dataset(spec.workload.dataset, folder), validation, **spec.workload.data)
-    except data.OptionError as exc:
-        field = "train.validation" if exc.option == "validation" else f"workload.data.{exc.option}"
-        raise SpecError(f"{field}: {exc}") from None
-    except ValidationError as exc:
-        raise SpecError(f"train.validation: {exc}") from None
-    except (ValueError, OSError) as exc:
-        raise SpecError(f"workload.dataset: {exc}") from None
-    info = splits.train.info
-    loss = spec.train.loss or info.default_loss
-    metric = spec.train.metric or info.default_metric
-    probabilities = loss_name(loss) in PROBABILITY_LOSSES
-    workload = PreparedWorkload(spec, splits.train, splits.val, splits.test, loss, metric, probabilities)
-    try:
-        model = workload.probe_model()
-    except ModelOptionError as exc:
-        raise SpecError(f"workload.{exc.option}: {exc}") from None
-    except (ValueError, TypeError) as exc:
-        raise SpecError(f"workload.model: {exc}") from None
-    x, y = splits.train.x[:2], splits.train.y[:2]
-    try:
-        with torch.no_grad():
-            output = model(x)
-    except Exception as exc:  # a model that cannot take this dataset's inputs
-        raise SpecError(f"workload.model: {spec.workload.model!r} fails on {info.name} inputs of shape "
-                        f"{tuple(x.shape[1:])}: {exc}") from None
-    try:
-        loss, metric = check_objective(loss, metric, info.task, output, y)
-    except ObjectiveError as exc:
-        raise SpecError(f"train.{exc.field}: {exc}") from None
+        setup = set_up(spec.workload.dataset, spec.workload.model, data_options=spec.workload.data,
+                       model_options=spec.workload.options, loss=spec.train.loss, metric=spec.train.metric,
+                       validation=validation, folder=folder, where=spec_field)
+    except WorkloadError as exc:
+        raise SpecError(str(exc)) from None
     # Resolved, canonical names make an omitted loss and the explicit default name the same configurations.
-    spec = replace(spec, train=replace(spec.train, loss=loss, metric=metric))
-    return replace(workload, spec=spec)
+    spec = replace(spec, train=replace(spec.train, loss=setup.loss, metric=setup.metric))
+    splits = setup.splits
+    return PreparedWorkload(spec, splits.train, splits.val, splits.test, setup.loss, setup.metric, setup.probabilities,
+                            probe=setup.probe, setup=setup)
+
+
+def spec_field(name: str) -> str:
+    """A field of ``initopt.workloads.set_up`` as a spec names it."""
+    if name.startswith("option."):
+        return f"workload.{name[len('option.'):]}"
+    if name.startswith("data."):
+        return f"workload.{name}"
+    return {"dataset": "workload.dataset", "model": "workload.model", "validation": "train.validation",
+            "loss": "train.loss", "metric": "train.metric"}[name]
 
 
 def optimizer_kwargs(config: Config) -> dict[str, Any]:
