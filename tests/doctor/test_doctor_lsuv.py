@@ -135,17 +135,22 @@ def test_scheme_by_name_with_params_and_spec_round_trip():
         ii.get("lsuv", tl=0.1)
 
 
-def test_initialize_alone_draws_the_orthogonal_pre_initialization():
+def test_initialize_without_data_refuses_a_scheme_that_needs_it():
+    model = deep_mlp(16, 2, 16, 1)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"weights='lsuv' rescales each layer on a batch of training inputs: pass them as data="):
+        ii.initialize(model, "lsuv", seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(before, model.parameters()))  # nothing drawn
+    # the rescaling needs the data; the draw before it is the orthogonal one
     a, b = deep_mlp(16, 2, 16, 1), deep_mlp(16, 2, 16, 1)
-    ii.initialize(a, "lsuv", seed=3)
+    ii.initialize(a, "lsuv", seed=3, data=torch.randn(64, 16))
     ii.initialize(b, "orthogonal", seed=3)
-    for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
-        assert torch.equal(p, q)
+    assert torch.allclose(a[0].weight / a[0].weight.norm(), b[0].weight / b[0].weight.norm())
 
 
-def test_initialize_with_data_is_initialize_for_other_schemes():
+def test_data_is_ignored_by_schemes_that_need_none():
     a, b = deep_mlp(16, 3, 16, 1), deep_mlp(16, 3, 16, 1)
-    summary = ii.initialize_with_data(a, ii.get("he_normal"), data=torch.full((1,), float("nan")), seed=4)
+    summary = ii.initialize(a, ii.get("he_normal"), data=torch.full((1,), float("nan")), seed=4)
     assert summary.rows == ii.initialize(b, "he_normal", seed=4).rows  # data not even read
     for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(p, q)
@@ -154,7 +159,7 @@ def test_initialize_with_data_is_initialize_for_other_schemes():
 def test_initialize_with_data_runs_lsuv_on_a_seeded_batch():
     data = torch.randn(1000, 20)
     models = [deep_mlp(20, 30, 64, 1) for _ in range(3)]
-    summaries = [ii.initialize_with_data(m, ii.get({"name": "lsuv"}), "zeros", data=data, seed=s)
+    summaries = [ii.initialize(m, ii.get({"name": "lsuv"}), "zeros", data=data, seed=s)
                  for m, s in zip(models, (0, 0, 1))]
     assert torch.equal(models[0][0].weight, models[1][0].weight)  # same seed: same model
     assert not torch.equal(models[0][0].weight, models[2][0].weight)
@@ -165,3 +170,15 @@ def test_initialize_with_data_runs_lsuv_on_a_seeded_batch():
     assert row.actual_std == pytest.approx(float(models[0][0].weight.detach().double().std(correction=0)))
     # and the doctor agrees: a 30-layer ReLU MLP after LSUV is healthy
     assert diagnose(models[0], data[:256]).verdict is Verdict.HEALTHY
+
+
+def test_lsuv_module_imports_neither_the_registry_nor_initialize():
+    """One entry point: ``initialize`` (apply.py) runs LSUV's data step; lsuv.py only provides it."""
+    import ast
+    from pathlib import Path
+
+    import initopt.init.lsuv as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"initopt.init.registry", "initopt.init.apply"}

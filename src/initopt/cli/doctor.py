@@ -167,7 +167,7 @@ def doctor(
     net = setup.probe  # built and tried on two training examples (no init drawn yet)
     if plot is not None:
         _check_writable(plot)
-    inits.initialize_with_data(net, scheme, "zeros", data=train.x, seed=seed)
+    inits.initialize(net, scheme, "zeros", data=train.x, seed=seed)
     diagnosis = diagnose(net, x, y, loss_used, seed=seed)
 
     console().print(diagnosis, highlight=False)

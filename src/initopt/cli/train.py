@@ -99,7 +99,7 @@ def train(
         raise ValueError(str(exc)) from None
     splits, info, net, loss_used, metric = setup.splits, setup.info, setup.probe, setup.loss, setup.metric
     is_mlp = _is_mlp(model)
-    inits.initialize(net, weights=scheme, bias="zeros", seed=seed)
+    inits.initialize(net, weights=scheme, bias="zeros", seed=seed, data=splits.train.x)  # lsuv's batch; others ignore it
     # biases and norm weights without decay, as a study's default train.no_decay and the README's param_groups
     try:  # the other settings are checked above: only the name can be wrong here
         opt = optim.build(optimizer, net, weight_decay=weight_decay, lr=lr, **optimizer_flags)

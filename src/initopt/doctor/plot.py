@@ -101,7 +101,7 @@ def depth_profiles(
         if progress is not None:
             progress(done, scheme_label(scheme.spec()))
         model = build()
-        init.initialize_with_data(model, scheme, "zeros", data=inputs if data is None else data, seed=seed)
+        init.initialize(model, scheme, "zeros", data=inputs if data is None else data, seed=seed)
         model.to(dtype)
         x = inputs.to(dtype) if inputs.is_floating_point() else inputs
         diagnosis = diagnose(model, x, targets, loss, seed=seed)

@@ -16,7 +16,7 @@ from initopt.init.apply import LAST_LAYER, RESIDUAL_LAYERS, initialize, paramete
 from initopt.init.distributions import Distribution, Kind
 from initopt.init.explain import Explanation, explain
 from initopt.init.fans import NONLINEARITIES, calculate_gain, compute_fans
-from initopt.init.lsuv import LSUVLayer, LSUVResult, initialize_with_data, lsuv, needs_batch
+from initopt.init.lsuv import LSUVLayer, LSUVResult, lsuv, needs_batch
 from initopt.init.model_schemes import ModelScheme, gpt2, residual_std
 from initopt.init.registry import SchemeLike, aliases, get, names
 from initopt.init.roles import Role, is_residual_projection, mark_residual
@@ -76,7 +76,6 @@ __all__ = [
     "identity",
     "initialize",
     "parameter_roles",
-    "initialize_with_data",
     "is_residual_projection",
     "kaiming_normal",
     "kaiming_uniform",

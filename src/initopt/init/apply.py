@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -22,6 +22,7 @@ from torch.nn.modules.conv import _ConvNd
 from torch.nn.parameter import UninitializedParameter
 
 from initopt.init.fans import compute_fans
+from initopt.init.lsuv import LSUV_BATCH_SIZE, batch_of, lsuv, needs_batch
 from initopt.init.model_schemes import ModelScheme
 from initopt.init.registry import SchemeLike, get
 from initopt.init.roles import Role, embedding_fans, residual_projections
@@ -330,6 +331,8 @@ def initialize(
     *,
     seed: int | None = None,
     rules: Mapping[Any, Any] | None = None,
+    data: torch.Tensor | None = None,
+    batch_size: int = LSUV_BATCH_SIZE,
 ) -> InitSummary:
     """Initialize every layer of ``module`` in place and return what was done.
 
@@ -359,6 +362,11 @@ def initialize(
     do not depend on, and do not change, the global RNG state, and are the same on every device.
     Without ``seed``, the global RNG is used.
 
+    A scheme that needs data (``"lsuv"``, Mishkin & Matas 2016) takes it here: ``data`` (training
+    inputs) gives the batch of ``batch_size`` rows, drawn with ``seed``, that each layer is rescaled
+    on after the orthogonal draw; without ``data`` it is an error, not half a scheme. Every other
+    scheme ignores ``data``, so a caller may pass it whatever the scheme (as studies do).
+
     Example::
 
         summary = initialize(model, "he_normal", seed=0,
@@ -370,7 +378,11 @@ def initialize(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be an int or None; got {seed!r}")
     parsed_rules = [_parse_rule(key, value) for key, value in (rules or {}).items()]
-    steps, skipped = _plan(module, _Defaults(get(weights), get(bias)), parsed_rules)
+    defaults = _Defaults(get(weights), get(bias))
+    if needs_batch(defaults.weights) and data is None:
+        raise ValueError(f"weights={defaults.weights.spec()['name']!r} rescales each layer on a batch of "
+                         "training inputs: pass them as data= (initialize(model, 'lsuv', data=train.x))")
+    steps, skipped = _plan(module, defaults, parsed_rules)
 
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     for step in steps:
@@ -400,4 +412,9 @@ def initialize(
         )
         for step in steps
     ]
+    if needs_batch(defaults.weights):
+        params = defaults.weights.params
+        lsuv(module, batch_of(data, batch_size, seed), params["tol"], params["max_iter"], orthogonal_init=False)
+        modules = dict(module.named_modules())
+        rows = [replace(row, actual_std=_population_std(getattr(modules[row.layer], row.parameter))) for row in rows]
     return InitSummary(rows=rows, skipped=skipped, seed=seed)

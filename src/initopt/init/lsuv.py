@@ -15,20 +15,20 @@ input changes with their own weights (a module used twice), need the loop. The p
 Two ways in:
 
 - ``lsuv(model, batch)``: the function, on any model.
-- the scheme ``"lsuv"`` (``get("lsuv", tol=0.05)``): per tensor it draws the orthogonal
-  pre-initialization; :func:`initialize_with_data` then runs the data-dependent part. Studies call
-  ``initialize_with_data`` for every scheme; for the others it is exactly ``initialize``.
+- the scheme ``"lsuv"`` (``get("lsuv", tol=0.05)``): ``initialize(model, "lsuv", data=train.x,
+  seed=...)`` draws the orthogonal pre-initialization per tensor, then rescales on a batch of ``data``
+  (``initialize`` without data refuses it). Studies pass their training inputs for every scheme; the
+  others ignore them.
 
-This module must not import ``initopt.init.apply`` or ``.registry`` at import time (the registry
-imports it): those imports happen inside the functions.
+This module imports neither ``initopt.init.apply`` nor ``.registry`` (both import it).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -38,21 +38,16 @@ from initopt.init._validate import check_number
 from initopt.init.scheme import Scheme
 from initopt.init.schemes import orthogonal
 
-if TYPE_CHECKING:
-    from initopt.init.registry import SchemeLike
-    from initopt.init.summary import InitSummary
-
 __all__ = [
     "LSUV_BATCH_SIZE",
     "LSUVLayer",
     "LSUVResult",
-    "initialize_with_data",
     "lsuv",
     "lsuv_scheme",
     "needs_batch",
 ]
 
-#: Examples ``initialize_with_data`` draws for LSUV: one mini-batch, as in the paper (which uses the
+#: Examples ``initialize(..., data=...)`` draws for LSUV: one mini-batch, as in the paper (which uses the
 #: training batch size; 256 keeps the variance estimate within a few percent for any layer width).
 LSUV_BATCH_SIZE = 256
 _PAPER_TOL, _PAPER_MAX_ITER = 0.1, 10
@@ -127,7 +122,7 @@ class _LSUV(Scheme):
 
     __slots__ = ()
     source = _SOURCE
-    #: Schemes with ``needs_batch`` are finished by :func:`initialize_with_data` on a training batch.
+    #: Schemes with ``needs_batch`` are finished by ``initialize(..., data=...)`` on a training batch.
     needs_batch: ClassVar[bool] = True
 
     def check_shape(self, shape: Sequence[int]) -> None:
@@ -149,16 +144,16 @@ def _check_max_iter(max_iter: object) -> int:
 def lsuv_scheme(tol: float = _PAPER_TOL, max_iter: int = _PAPER_MAX_ITER) -> Scheme:
     """The scheme ``"lsuv"``: orthogonal per tensor, then LSUV's rescaling on a batch (``tol``, ``max_iter``).
 
-    Mishkin & Matas, ICLR 2016. ``initialize`` alone draws only the orthogonal pre-initialization;
-    :func:`initialize_with_data` (which studies use) also rescales. ``std()`` is None: the final
-    scale depends on the data.
+    Mishkin & Matas, ICLR 2016. ``initialize(model, scheme, data=...)`` draws the orthogonal
+    pre-initialization and rescales on a batch of ``data``. ``std()`` is None: the final scale
+    depends on the data.
     """
     params = {"tol": check_number("tol", tol, minimum=0.0, strictly_above=True), "max_iter": _check_max_iter(max_iter)}
     return _LSUV("lsuv", params)
 
 
 def needs_batch(scheme: Scheme) -> bool:
-    """True for schemes that need a batch of training data (``lsuv``); see :func:`initialize_with_data`."""
+    """True for schemes that need a batch of training data (``lsuv``): ``initialize`` takes it as ``data``."""
     return bool(getattr(scheme, "needs_batch", False))
 
 
@@ -302,49 +297,10 @@ def lsuv(
 
 
 # -- the study path ------------------------------------------------------------------------------
-def _batch_of(data: torch.Tensor, batch_size: int, seed: int | None) -> torch.Tensor:
+def batch_of(data: torch.Tensor, batch_size: int, seed: int | None) -> torch.Tensor:
     """``batch_size`` rows of ``data`` drawn without replacement (from ``seed``, else the global RNG)."""
     if not isinstance(data, torch.Tensor) or data.dim() == 0 or len(data) == 0:
         raise ValueError(f"data must be a non-empty tensor of examples; got {type(data).__name__}")
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     index = torch.randperm(len(data), generator=generator)[:batch_size]
     return data[index]
-
-
-def initialize_with_data(
-    model: nn.Module,
-    weights: SchemeLike = "he_normal",
-    bias: SchemeLike = "zeros",
-    *,
-    data: torch.Tensor,
-    seed: int | None = None,
-    rules: Mapping[Any, Any] | None = None,
-    batch_size: int = LSUV_BATCH_SIZE,
-) -> InitSummary:
-    """``initialize(model, weights, bias, seed=seed, rules=rules)``, then, for a scheme that needs a
-    batch (``lsuv``), its data-dependent step on ``batch_size`` rows of ``data`` drawn with ``seed``.
-
-    For every other scheme this is exactly ``initialize`` (``data`` is not read), so a study can
-    call it for every configuration::
-
-        init.initialize_with_data(model, init.get(config.init), data=train.x, seed=config.seed)
-
-    The LSUV batch depends only on ``seed``, ``len(data)`` and ``batch_size``, so a configuration's
-    model is the same on every run. The returned summary's ``actual_std`` is measured after the
-    rescaling.
-    """
-    from initopt.init.apply import initialize
-    from initopt.init.registry import get
-
-    scheme = get(weights)
-    summary = initialize(model, scheme, bias, seed=seed, rules=rules)
-    if not needs_batch(scheme):
-        return summary
-    params = scheme.params
-    lsuv(model, _batch_of(data, batch_size, seed), params["tol"], params["max_iter"], orthogonal_init=False)
-    modules = dict(model.named_modules())
-    rows = [
-        replace(row, actual_std=float(getattr(modules[row.layer], row.parameter).detach().double().std(correction=0)))
-        for row in summary.rows
-    ]
-    return replace(summary, rows=rows)

@@ -47,7 +47,7 @@ _ALIASES: dict[str, str] = {
     "kaiming_normal": "he_normal",
     "kaiming_uniform": "he_uniform",
 }
-#: Schemes that need a batch of data (``initialize_with_data`` runs them); ``get`` knows them, but
+#: Schemes that need a batch of data (``initialize(..., data=...)`` runs them); ``get`` knows them, but
 #: ``names()`` lists the per-tensor schemes only.
 _DATA_DEPENDENT: dict[str, Callable[..., Scheme]] = {"lsuv": lsuv_scheme}
 _ALL: dict[str, Callable[..., Scheme]] = {**_FACTORIES, **_DATA_DEPENDENT}

@@ -36,6 +36,16 @@ def _scheme(row: ConfigRow) -> tuple[str, dict[str, Any]]:
     return row.init.split("(", 1)[0], dict(row.init_params)
 
 
+def _needs_data(name: str, params: dict[str, Any]) -> bool:
+    """A scheme that rescales on a batch of training inputs (``lsuv``): its code takes the data."""
+    from initopt.init import get, needs_batch
+
+    try:
+        return needs_batch(get({"name": name, **params}))
+    except ValueError:  # a label the registry does not know (a model-wide scheme's): needs none
+        return False
+
+
 def _gain_squared(nonlinearity: str, a: float | None) -> float:
     import torch
 
@@ -207,7 +217,11 @@ def python_snippet(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> str:
     lines = ["import torch", "from torch import nn", "", ""]
     if call is None or "initopt." in optimizer:
         lines[2:2] = ["", "import initopt"]
-    if call is None:
+    if call is None and _needs_data(name, params):
+        lines += ["def init_weights(model: nn.Module, data: torch.Tensor) -> None:",
+                  f'    """{row.init}: drawn, then each layer rescaled on a batch of the training inputs ``data``, by initopt."""',
+                  f"    initopt.init.initialize(model, {{'name': {name!r}, **{params!r}}}, 'zeros', data=data)"]
+    elif call is None:
         lines += ["def init_weights(model: nn.Module) -> None:",
                   f'    """{row.init}: no plain torch.nn.init call draws it; initopt does (biases zero, norms one and zero)."""',
                   f"    initopt.init.initialize(model, {{'name': {name!r}, **{params!r}}}, 'zeros')"]
@@ -365,8 +379,9 @@ def usage_lines(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> list[str]:
     name, params = _scheme(row)
     call = torch_init_call(name, params)
     optimizer, _ = _torch_optimizer(row, groups=bool(no_decay))
+    data = ", data=train.x" if call is None and _needs_data(name, params) else ""
     init = (f"{call.replace('module.weight', 'w')} for each Linear/Conv weight w, biases zero" if call
-            else f"initopt.init.initialize(model, {row.init!r})")
+            else f"initopt.init.initialize(model, {row.init!r}{data})")
     notes = [*(["decay / no_decay: biases and norms apart"] if no_decay else []),
              *([f"lr schedule {_schedule(row).label}"] if _schedule(row) is not None else [])]
     return [init, optimizer + (f"  # {'; '.join(notes)}: see the full code" if notes else "")]

@@ -100,7 +100,7 @@ class PreparedWorkload:
 
         model = self.build()
         # a data-dependent scheme (lsuv) draws its batch of the training split from the config's seed
-        init.initialize_with_data(model, init.get(config.init), "zeros", data=self.train.x, seed=config.seed)
+        init.initialize(model, init.get(config.init), "zeros", data=self.train.x, seed=config.seed)
         return model
 
 
