@@ -175,10 +175,9 @@ def test_initialize_with_data_runs_lsuv_on_a_seeded_batch():
 def test_lsuv_module_imports_neither_the_registry_nor_initialize():
     """One entry point: ``initialize`` (apply.py) runs LSUV's data step; lsuv.py only provides it."""
     import ast
+    import importlib.util
     from pathlib import Path
 
-    import initopt.init.lsuv as module
-
-    tree = ast.parse(Path(module.__file__).read_text())
+    tree = ast.parse(Path(importlib.util.find_spec("initopt.init.lsuv").origin).read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not imported & {"initopt.init.registry", "initopt.init.apply"}
