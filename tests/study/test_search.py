@@ -216,3 +216,12 @@ def test_halving_over_a_bundle_of_two_optimizer_families(tmp_path):
     raw["grid"]["optimizer"].append({"name": "sgd", "lr": [0.01, 0.1], "momentum": [0.0, 0.9]})
     report = run_study(raw, db=tmp_path / "s.db")
     assert report.counts.get("failed", 0) == 0 and report.counts["pruned"] > 0 and report.counts["done"] > 0
+
+
+def test_halving_over_tpe_tells_the_sampler_which_settings_were_pruned(tmp_path):
+    raw = _spec({"strategy": "halving", "sampler": "tpe", "budget": 16, "reduction_factor": 2, "seed": 1},
+                lr=LOG_LR, epochs=3)
+    first = run_study(raw, db=tmp_path / "s.db")
+    again = run_study(raw, db=tmp_path / "s.db")
+    assert first.counts.get("pruned", 0) > 0 and first.counts.get("done", 0) > 0 and first.n_configs == 16
+    assert again.trained == 0 and again.skipped == 16  # replayed: the same asks after the same tells
