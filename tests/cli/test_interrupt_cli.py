@@ -98,8 +98,8 @@ def test_a_stopped_bundle_goes_on_from_its_checkpoint(tmp_path, signum, initopt_
     listed = cli("study", "list", "--db", str(db))
     assert listed.returncode == 0
     row = next(l for l in listed.stdout.splitlines() if l.strip().startswith("cut"))
-    # configs, done, diverged, failed, interrupted, running, pending
-    assert row.split()[1:8] == ["8", "0", "0", "0", "8", "0", "0"], listed.stdout
+    # configs, done, diverged, failed, pruned, interrupted, running, pending
+    assert row.split()[1:9] == ["8", "0", "0", "0", "0", "8", "0", "0"], listed.stdout
 
     resumed = cli("study", "run", str(spec), "--db", str(db), "--report", str(tmp_path / "r.html"))
     assert resumed.returncode == 0, resumed.stderr

@@ -44,6 +44,12 @@ def test_each_sampled_strategy_runs_from_a_spec_file(search, tmp_path, monkeypat
         rows = conn.execute("SELECT status, lr FROM configs").fetchall()
     assert len(rows) == 8 and all(1e-4 <= lr <= 1e-1 for _, lr in rows)
     assert {status for status, _ in rows} <= {"done", "pruned"}
+    if "halving" in search:  # the listing counts the pruned ones in a column of their own
+        with pytest.raises(SystemExit):
+            initopt_main(["study", "list", "--db", "s.db"])
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("searched"))
+        done, pruned = (sum(status == s for status, _ in rows) for s in ("done", "pruned"))
+        assert row.split()[1:6] == ["8", str(done), "0", "0", str(pruned)], row
 
 
 @pytest.mark.parametrize("lr, message", [

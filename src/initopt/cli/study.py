@@ -176,7 +176,7 @@ def list_studies(db: DbOption = DEFAULT_DB) -> None:
 
     _require_db(db)
     table = new_table(title=f"Studies in {db}")
-    for column in ("study", "configs", "done", "diverged", "failed", "interrupted", "running", "pending", "updated"):
+    for column in ("study", "configs", "done", "diverged", "failed", "pruned", "interrupted", "running", "pending", "updated"):
         table.add_column(column, justify="right" if column not in ("study", "updated") else "left")
     with SQLiteStore(db) as store:
         for study in store.studies():
@@ -185,7 +185,8 @@ def list_studies(db: DbOption = DEFAULT_DB) -> None:
             running = len(store.held_elsewhere(study.name))  # live claims: a process is training them now
             pending = counts.get("pending", 0) + counts.get("running", 0) - interrupted - running
             table.add_row(study.name, str(sum(counts.values())), str(counts.get("done", 0)), str(counts.get("diverged", 0)),
-                          str(counts.get("failed", 0)), str(interrupted), str(running), str(pending), _minutes(study.updated))
+                          str(counts.get("failed", 0)), str(counts.get("pruned", 0)), str(interrupted), str(running), str(pending),
+                          _minutes(study.updated))
     console().print(Fit(table, drop=("updated",)))
 
 
