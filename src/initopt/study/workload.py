@@ -9,19 +9,47 @@ from typing import Any
 from torch import nn
 
 from initopt.study.spec import SCHEDULE_HYPER, Config, SpecError, StudySpec
+from initopt.workloads import Setup
 
 
 @dataclass
 class PreparedWorkload:
+    """A spec (its loss and metric resolved) with its workload set up (``initopt.workloads.Setup``): the
+    data's splits, the loss and metric, the probe model and how each configuration's model is built."""
+
     spec: StudySpec
-    train: Any  # initopt.data Split: the rows trained on
-    val: Any  # the validation rows held out of the training data; None: none (selection on test)
-    test: Any
-    loss: str
-    metric: str
-    probabilities: bool = False  # the loss takes probabilities: built-in models end in a sigmoid
-    probe: nn.Module | None = field(default=None, repr=False, compare=False)  # see probe_model
-    setup: Any = field(default=None, repr=False, compare=False)  # initopt.workloads.Setup: how models are built
+    setup: Setup = field(repr=False, compare=False)
+
+    @property
+    def train(self):
+        """The rows trained on (an ``initopt.data`` split)."""
+        return self.setup.splits.train
+
+    @property
+    def val(self):
+        """The validation rows held out of the training data; None: none (selection on test)."""
+        return self.setup.splits.val
+
+    @property
+    def test(self):
+        return self.setup.splits.test
+
+    @property
+    def loss(self) -> str:
+        return self.setup.loss
+
+    @property
+    def metric(self) -> str:
+        return self.setup.metric
+
+    @property
+    def probabilities(self) -> bool:
+        """The loss takes probabilities: built-in models end in a sigmoid."""
+        return self.setup.probabilities
+
+    @property
+    def probe(self) -> nn.Module:
+        return self.setup.probe
 
     @property
     def selection(self):
@@ -47,14 +75,12 @@ class PreparedWorkload:
         return self.setup.build()
 
     def probe_model(self) -> nn.Module:
-        """The study's one model that no configuration trains, built on first use and kept: ``prepare``
-        runs it on two examples to try the inputs, the loss and the metric, and the runner measures a
-        configuration's memory with it. With one model per configuration (``initialized_model``), a
-        study of N configurations calls a user factory N + 1 times. Never initialized by a scheme
-        (and its BatchNorm statistics have seen two examples): a probe, not a configuration's model."""
-        if self.probe is None:
-            self.probe = self.build()
-        return self.probe
+        """The study's one model that no configuration trains, built by ``prepare``, which runs it on two
+        examples to try the inputs, the loss and the metric; the runner measures a configuration's
+        memory with it. With one model per configuration (``initialized_model``), a study of N
+        configurations calls a user factory N + 1 times. Never initialized by a scheme (and its
+        BatchNorm statistics have seen two examples): a probe, not a configuration's model."""
+        return self.setup.probe
 
     def decayed_names(self, model: nn.Module) -> dict[str, bool]:
         """Each parameter of ``model`` -> whether the study's weight decay takes it (``train.no_decay``,
@@ -126,9 +152,7 @@ def prepare(spec: StudySpec) -> PreparedWorkload:
         raise SpecError(str(exc)) from None
     # Resolved, canonical names make an omitted loss and the explicit default name the same configurations.
     spec = replace(spec, train=replace(spec.train, loss=setup.loss, metric=setup.metric))
-    splits = setup.splits
-    return PreparedWorkload(spec, splits.train, splits.val, splits.test, setup.loss, setup.metric, setup.probabilities,
-                            probe=setup.probe, setup=setup)
+    return PreparedWorkload(spec, setup)
 
 
 def spec_field(name: str) -> str:
