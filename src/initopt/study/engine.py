@@ -164,9 +164,10 @@ def _rung(halving: Halving, epoch: int, configs, history, diverged_epoch, share:
     survivors = [i for i, (c, d) in enumerate(zip(configs, diverged_epoch)) if d is None and c.id in kept]
     if len(survivors) == len(configs):
         return [], survivors
+    going_on = set(survivors)
     ending = [outcomes.pruned(c.id, history[i], epoch, share) if diverged_epoch[i] is None
               else outcomes.finished(c.id, history[i], diverged_epoch[i], share)
-              for i, c in enumerate(configs) if i not in set(survivors)]
+              for i, c in enumerate(configs) if i not in going_on]
     return ending, survivors
 
 

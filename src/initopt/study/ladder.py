@@ -44,10 +44,10 @@ class Ladder:
         """The ids of ``alive`` (this bundle's configurations still training) that go on past ``rung``."""
         mine = {c.id for c in alive}
         stored = self.store.configs(self.study)
-        self.setting = {r.id: setting_of(r.init, r.init_params, r.optimizer, r.hyper) for r in stored}
+        setting = {r.id: setting_of(r.init, r.init_params, r.optimizer, r.hyper) for r in stored}
         rows: dict[str, dict[int, float]] = {}
         for row in self.store.epochs(self.study):
-            if row.epoch <= rung and row.config_id in self.setting:
+            if row.epoch <= rung and row.config_id in setting:
                 value = row.val_metric if row.val_metric is not None else math.nan
                 rows.setdefault(row.config_id, {})[row.epoch] = value
         per_setting: dict[str, list[float]] = {}
@@ -58,22 +58,23 @@ class Ladder:
                 continue  # has not reached the rung yet
             else:
                 score = values[rung] if not self.best else (min if self.lower_is_better else max)(values.values())
-            per_setting.setdefault(self.setting[config_id], []).append(score)
+            per_setting.setdefault(setting[config_id], []).append(score)
         rung_scores = {s: (sum(v) / len(v) if all(math.isfinite(x) for x in v) else math.nan) for s, v in per_setting.items()}
-        earlier = self._decided_elsewhere(rung, mine, stored)
-        candidates = {self.setting[i] for i in mine} - set(earlier)
+        earlier = _decided_elsewhere(rung, mine, stored, setting)
+        candidates = {setting[i] for i in mine} - set(earlier)
         going_on = promoted(rung_scores, sorted(candidates & set(rung_scores)), self.eta, self.lower_is_better)
         going_on |= {s for s, on in earlier.items() if on}
-        return {i for i in mine if self.setting[i] in going_on}
+        return {i for i in mine if setting[i] in going_on}
 
-    def _decided_elsewhere(self, rung: int, mine: set[str], stored) -> dict[str, bool]:
-        """Settings with a seed outside this bundle already past ``rung`` (True) or pruned at it (False)."""
-        out: dict[str, bool] = {}
-        for row in stored:
-            if row.id in mine or row.id not in self.setting:
-                continue
-            if row.status is Status.PRUNED and row.epochs_run == rung:
-                out.setdefault(self.setting[row.id], False)
-            elif row.epochs_run > rung:
-                out[self.setting[row.id]] = True
-        return out
+
+def _decided_elsewhere(rung: int, mine: set[str], stored, setting: dict[str, str]) -> dict[str, bool]:
+    """Settings with a seed outside this bundle already past ``rung`` (True) or pruned at it (False)."""
+    out: dict[str, bool] = {}
+    for row in stored:
+        if row.id in mine:
+            continue
+        if row.status is Status.PRUNED and row.epochs_run == rung:
+            out.setdefault(setting[row.id], False)
+        elif row.epochs_run > rung:
+            out[setting[row.id]] = True
+    return out

@@ -247,8 +247,9 @@ def promoted(rung_scores: Mapping[Any, float], candidates: Sequence[Any], eta: i
     its seeds' mean score there; a non-finite score ranks last). At least one setting goes on."""
     def key(setting):
         score = rung_scores[setting]
-        bad = not math.isfinite(score)
-        return (bad, score if lower_is_better else -score) if not bad else (bad, 0.0)
+        if not math.isfinite(score):
+            return (True, 0.0)
+        return (False, score if lower_is_better else -score)
 
     ranked = sorted(rung_scores, key=key)
     top = set(ranked[: max(1, len(ranked) // eta)])
