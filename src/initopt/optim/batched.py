@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from initopt.optim.adam import adam_moments_, adam_update_
-from initopt.optim.batched_families import FAMILIES, segment_class, segment_state
+from initopt.optim.batched_families import FAMILIES, load_segment_state, segment_class, segment_state
 from initopt.optim.decay import decoupled_decay_, l2_grad
 from initopt.optim.paths import BUNDLE_PATHS, bundle_path
 from initopt.optim.sgd import nesterov_direction, sgd_momentum, sgd_update_
@@ -244,13 +244,7 @@ class _Segment:
         return segment_state(self)
 
     def load(self, saved: dict[str, Any]) -> None:
-        if saved["family"] != self.family:
-            raise ValueError(f"state of a {saved['family']} segment for a {self.family} one")
-        self.step_count = int(saved["step_count"])
-        for name in self._STATE:
-            if getattr(self, name, None) is not None:
-                for mine, theirs in zip(getattr(self, name), saved[name]):
-                    mine.copy_(theirs)
+        load_segment_state(self, saved)
         if self.path == "triton":  # the kernel's step lives on the device; it equals the step count
             self._triton_columns()["step"].fill_(float(self.step_count))
         self.freeze(~saved["active"])

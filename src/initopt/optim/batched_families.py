@@ -155,6 +155,18 @@ def segment_state(segment: Any) -> dict[str, Any]:
     return out
 
 
+def load_segment_state(segment: Any, saved: dict[str, Any]) -> None:
+    """Copy ``saved`` (``segment_state``'s of a segment of the same family and shapes) into ``segment``:
+    its step count and its ``_STATE`` tensors, in place (their addresses stay)."""
+    if saved["family"] != segment.family:
+        raise ValueError(f"state of a {saved['family']} segment for a {segment.family} one")
+    segment.step_count = int(saved["step_count"])
+    for name in segment._STATE:
+        for mine, theirs in zip(getattr(segment, name, None) or [], saved.get(name) or []):
+            if mine is not None:
+                mine.copy_(theirs)
+
+
 class ColumnSegment:
     """Configurations ``start:end`` of one of :data:`FAMILIES`; the interface of ``batched._Segment``."""
 
@@ -286,13 +298,7 @@ class ColumnSegment:
         return segment_state(self)
 
     def load(self, saved: dict[str, Any]) -> None:
-        if saved["family"] != self.family:
-            raise ValueError(f"state of a {saved['family']} segment for a {self.family} one")
-        self.step_count = int(saved["step_count"])
-        for name in self._STATE:
-            for mine, theirs in zip(getattr(self, name, None) or [], saved.get(name) or []):
-                if mine is not None:
-                    mine.copy_(theirs)
+        load_segment_state(self, saved)
         self.active = saved["active"].clone()
         self.__dict__.pop("_active_lr", None)
 
