@@ -74,11 +74,15 @@ def available_memory(device: str = "cpu") -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
+def bundle_capacity(per_config_bytes: int, budget_bytes: int, max_bundle: int | None = None) -> int:
+    """Configurations one bundle holds: as many as fit ``budget_bytes``, at most ``max_bundle``, at least one."""
+    cap = max(1, budget_bytes // max(per_config_bytes, 1))
+    return cap if max_bundle is None else min(cap, max_bundle)
+
+
 def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_bytes: int, max_bundle: int | None = None) -> list[Bundle]:
     """Bundles of at most ``max_bundle`` configs each, each within ``budget_bytes``."""
-    cap = max(1, budget_bytes // max(per_config_bytes, 1))
-    if max_bundle is not None:
-        cap = min(cap, max_bundle)
+    cap = bundle_capacity(per_config_bytes, budget_bytes, max_bundle)
     families: dict[tuple, list[Config]] = {}
     for config in configs:
         families.setdefault(family_of(config), []).append(config)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from initopt.study.plan import (BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bundle_order, bytes_per_config,
-                                 plan_bundles)
+from initopt.study.plan import (BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bundle_capacity, bundle_order,
+                                 bytes_per_config, plan_bundles)
 from initopt.study.adaptive import rounds_of
 from initopt.study.spec import Config, StudySpec, load_spec
 from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
@@ -182,8 +182,7 @@ def _round_size(workload, spec: StudySpec, max_bundle, device: str, engine: str)
         return 0
     if engine == "sequential":
         return 1
-    capacity = int(available_memory(device) * MEMORY_FRACTION) // max(1, _bytes_per_config(workload))
-    capacity = min(capacity, max_bundle) if max_bundle else capacity
+    capacity = bundle_capacity(_bytes_per_config(workload), int(available_memory(device) * MEMORY_FRACTION), max_bundle)
     return max(1, capacity // len(spec.seeds))
 
 
