@@ -47,15 +47,7 @@ def test_the_pytorch_snippet_builds_the_optimizer_the_study_ran(optimizer):
     pasted.load_state_dict(studied.state_dict())  # the same start, to compare the optimizers alone
     mine = namespace["make_optimizer"](pasted)
     assert type(mine).__module__.startswith("torch.optim")
-    x, y = workload.train.x[:64], workload.train.y[:64]
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    for _ in range(20):
-        for model, opt in ((studied, theirs), (pasted, mine)):
-            opt.zero_grad()
-            loss_fn(model(x).squeeze(-1), y.float().view(-1)).backward()
-            opt.step()
-    for (name, a), b in zip(studied.named_parameters(), pasted.parameters()):
-        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+    _train_alike(workload, (studied, theirs), (pasted, mine))
     assert [len(g["params"]) for g in mine.param_groups] == [len(g["params"]) for g in theirs.param_groups] == [2, 2]
     for group_mine, group_theirs in zip(mine.param_groups, theirs.param_groups):  # the same settings
         for key in ("lr", "betas", "eps", "momentum", "nesterov", "amsgrad"):
@@ -67,6 +59,20 @@ def test_the_pytorch_snippet_builds_the_optimizer_the_study_ran(optimizer):
         for key, value in state_theirs[index].items():
             torch.testing.assert_close(torch.as_tensor(state_mine[index][key]).float(), torch.as_tensor(value).float(),
                                        rtol=1e-5, atol=1e-7, msg=f"{index} {key}")
+
+
+def _train_alike(workload, studied, pasted) -> None:
+    """20 steps of the study's model and of the snippet's, each ``(model, optimizer)``, on the same batch:
+    their parameters must stay equal."""
+    x, y = workload.train.x[:64], workload.train.y[:64]
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    for _ in range(20):
+        for model, opt in (studied, pasted):
+            opt.zero_grad()
+            loss_fn(model(x).squeeze(-1), y.float().view(-1)).backward()
+            opt.step()
+    for (name, a), b in zip(studied[0].named_parameters(), pasted[0].parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_the_pytorch_snippet_draws_the_scheme():
@@ -171,15 +177,7 @@ def test_the_pytorch_snippet_of_the_newer_optimizers_trains_as_the_study_did(opt
     for opt in (theirs, mine):
         if hasattr(opt, "train"):
             opt.train()
-    x, y = workload.train.x[:64], workload.train.y[:64]
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    for _ in range(20):
-        for model, opt in ((studied, theirs), (pasted, mine)):
-            opt.zero_grad()
-            loss_fn(model(x).squeeze(-1), y.float().view(-1)).backward()
-            opt.step()
-    for (name, a), b in zip(studied.named_parameters(), pasted.parameters()):
-        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+    _train_alike(workload, (studied, theirs), (pasted, mine))
 
 
 def test_keras_gets_lion_where_its_rule_is_the_studys_and_a_note_elsewhere():

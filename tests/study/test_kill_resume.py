@@ -45,18 +45,25 @@ def finished(db: Path) -> dict[str, str]:
         return {}
 
 
-def test_sigkill_mid_study_then_resume(tmp_path, initopt):
-    spec, db = tmp_path / "kill.toml", tmp_path / "kill.db"
-    spec.write_text(SPEC)
-    process = initopt("study", "run", str(spec), "--db", str(db), "--max-bundle", "3", cwd=tmp_path)
+def kill_once_finished(process, db: Path, n: int, poll: float) -> dict[str, str]:
+    """SIGKILL ``process`` once ``n`` configurations have ended in ``db`` (it must still be running then);
+    returns the ended ones with their finish times."""
     deadline = time.monotonic() + 120
-    while len(finished(db)) < 3 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    while len(finished(db)) < n and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(poll)
     assert process.poll() is None, "the study ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     before = finished(db)
-    assert 3 <= len(before) < N_CONFIGS
+    assert n <= len(before) < N_CONFIGS
+    return before
+
+
+def test_sigkill_mid_study_then_resume(tmp_path, initopt):
+    spec, db = tmp_path / "kill.toml", tmp_path / "kill.db"
+    spec.write_text(SPEC)
+    process = initopt("study", "run", str(spec), "--db", str(db), "--max-bundle", "3", cwd=tmp_path)
+    before = kill_once_finished(process, db, 3, poll=0.02)
 
     resumed = initopt("study", "run", str(spec), "--db", str(db), "--max-bundle", "3", cwd=tmp_path)
     out, err = resumed.communicate(timeout=300)
@@ -91,15 +98,7 @@ def test_sigkill_mid_halving_then_resume_continues_the_ladder_as_it_would_have(t
     spec, db = tmp_path / "halving.toml", tmp_path / "halving.db"
     spec.write_text(HALVING)
     args = ("study", "run", str(spec), "--db", str(db), "--max-bundle", "6", "--threads", "1")
-    process = initopt(*args, cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while len(finished(db)) < 4 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert process.poll() is None, "the study ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    before = finished(db)
-    assert 4 <= len(before) < N_CONFIGS
+    before = kill_once_finished(initopt(*args, cwd=tmp_path), db, 4, poll=0.01)
 
     resumed = initopt(*args, cwd=tmp_path)
     out, err = resumed.communicate(timeout=300)
