@@ -30,6 +30,9 @@ def run(
     validation: Annotated[str | None, typer.Option(help="Override the spec's train.validation: a fraction of the training rows (0.2), 0 for none, or a validation file.")] = None,
     threads: Annotated[str | None, typer.Option(help="CPU threads for torch: a number, or auto (the cores other programs leave free; the default, unless the spec's train.threads or OMP_NUM_THREADS says otherwise).")] = None,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between a bundle's checkpoints (written at epoch ends; 0: every epoch).")] = 5.0,
+    ray: Annotated[str | None, typer.Option("--ray", help="Run the bundles on a Ray cluster: auto (the one this machine belongs to), HOST:PORT, or local (one started for this run). Needs initopt[ray].")] = None,
+    cpus_per_bundle: Annotated[float | None, typer.Option("--cpus-per-bundle", help="With --ray: CPUs each bundle's task asks for (default 1).")] = None,
+    gpus_per_bundle: Annotated[float | None, typer.Option("--gpus-per-bundle", help="With --ray: GPUs each bundle's task asks for, a fraction to share one (default: 1 where the cluster has GPUs, else 0).")] = None,
 ) -> None:
     """Run (or resume) a study: finished configurations are skipped, interrupted bundles go on from their
     last checkpoint; ends with the ranked table and an HTML report. Ctrl-C stops it, keeping what is saved."""
@@ -45,6 +48,9 @@ def run(
     from initopt.threads import default_setting, parse_threads
 
     thread_setting = parse_threads(threads) if threads is not None else (study_spec.train.threads or default_setting())
+    if (cpus_per_bundle is not None or gpus_per_bundle is not None) and not (ray or study_spec.execution.ray):
+        raise ValueError("--cpus-per-bundle, --gpus-per-bundle: these are a Ray task's resources; add --ray")
+    execution = study_spec.execution.with_flags(ray, cpus_per_bundle, gpus_per_bundle)
     _interrupt_on_sigterm()
     epochs = study_spec.train.epochs
     try:
@@ -73,7 +79,7 @@ def run(
                                     notice=lambda text: bar.note(f"notice: {text}"))
             report = run_study(study_spec, db=db, engine=engine, max_bundle=max_bundle, device=device,
                                retry_failed=retry_failed, events=events, checkpoint_seconds=checkpoint_every,
-                               threads=thread_setting)
+                               threads=thread_setting, execution=execution)
     except StudyInterrupted as stopped:
         _say_interrupted(stopped, spec, db)
         raise typer.Exit(130) from None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 
 from initopt.study.search import promoted
 from initopt.study.spec import Config

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from initopt.study.plan import (BYTES_PER_FLOAT, MEMORY_FRACTION, available_memory, bundle_capacity, bundle_order,
+from initopt.study.plan import (BYTES_PER_FLOAT, bundle_capacity, bundle_order,
                                  bytes_per_config, plan_bundles)
 from initopt.study.adaptive import rounds_of
+from initopt.study.execution import Execution
 from initopt.study.spec import Config, StudySpec, load_spec
 from initopt.study.store import DEFAULT_DB, SQLiteStore, Status
 from initopt.study.store.claims import Heartbeat, owner_name
@@ -108,6 +109,7 @@ def run_study(
     events: ProgressEvents | None = None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     threads: int | str | None = None,
+    execution: Execution | None = None,
 ) -> RunReport:
     """Train every configuration of ``spec`` not yet finished in ``db``; results go to ``db`` as they come.
 
@@ -116,14 +118,22 @@ def run_study(
     every ``checkpoint_seconds`` (0: every epoch); an interrupted bundle goes on from it on the next
     run. Ctrl-C raises ``StudyInterrupted``. Processes running the same study on the same ``db``
     share its bundles (``store.claims``).
+
+    ``execution`` (default: the spec's ``[execution]``): with ``ray`` set, the bundles run as tasks on
+    that Ray cluster (``backends.ray_cluster``) and this process stores what they send back; a bundle's
+    device then follows its resources (a GPU when it holds one), not ``device``.
     """
+    spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
+    execution = execution if execution is not None else spec.execution
+    if execution.ray is not None and device != "cpu":
+        raise ValueError(f"--device {device}: with --ray a bundle runs on the device its resources give it "
+                         "(--gpus-per-bundle, [execution] gpus_per_bundle)")
     device = check_device(device)
     if engine not in ENGINES:
         raise ValueError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if max_bundle is not None and max_bundle < 1:
         raise ValueError(f"--max-bundle must be >= 1, got {max_bundle}")
     events = events or ProgressEvents()
-    spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
     if spec.search.halving and engine != "bundled":
         raise ValueError("--engine sequential: successive halving ([search] strategy = \"halving\") prunes inside "
                          "bundles; run it with the bundled engine")
@@ -133,10 +143,30 @@ def run_study(
     threads = threads if threads is not None else spec.train.threads
     if device == "cpu":
         apply_threads(threads)  # before the environment records the count
-    rounds = rounds_of(spec, _round_size(workload, spec, max_bundle, device, engine))
+    backend = _backend(execution, device, threads)
+    try:
+        return _run(spec, workload, db, engine, max_bundle, retry_failed, events, checkpoint_seconds, backend)
+    finally:
+        backend.close()
+
+
+def _backend(execution: Execution, device: str, threads):
+    """Where the bundles run: this process, or the Ray cluster ``execution`` names."""
+    if execution.ray is None:
+        from initopt.study.backends.local import LocalBackend
+
+        return LocalBackend(device, threads)
+    from initopt.study.backends.ray_cluster import RayBackend
+
+    return RayBackend(execution, threads)
+
+
+def _run(spec, workload, db, engine, max_bundle, retry_failed, events, checkpoint_seconds, backend) -> RunReport:
+    budget = backend.memory_budget()
+    rounds = rounds_of(spec, _round_size(workload, spec, max_bundle, budget, engine))
     started = time.perf_counter()
     with SQLiteStore(db) as store:
-        env = environment(device)
+        env = backend.environment()
         store.begin_study(spec.name, spec.to_dict(), spec.workload_key(), env)
         report = RunReport(spec.name, Path(db), 0, 0, 0, 0.0, engine)
         ids: set[str] = set()
@@ -153,17 +183,15 @@ def run_study(
                 todo = [c for c in configs if c.id in todo_ids]
                 report.n_configs += len(configs)
                 report.skipped += len(configs) - len(todo)
-                work = _work(store, spec.name, todo, workload, engine, max_bundle, device, configs)
+                work = _work(store, spec.name, todo, workload, engine, max_bundle, budget, configs)
                 saved_steps = sum(len(b) * cp.epoch * workload.steps_per_epoch for b, cp in work if cp is not None)
                 events.steps(saved_steps + (len(configs) - len(todo)) * workload.steps_per_config)
                 if todo:
                     run_id = run_id if run_id is not None else store.start_run(spec.name, engine, env, len(todo))
                     with Heartbeat(db, spec.name, owner):
-                        for bundle_configs, checkpoint in work:
-                            if device == "cpu":
-                                apply_threads(threads)
-                            _claim_and_run(store, workload, bundle_configs, checkpoint, owner, engine, device, events,
-                                           report, checkpoint_seconds)
+                        backend.run(store, workload, work, engine=engine, events=events, report=report,
+                                    checkpoint_seconds=checkpoint_seconds, ladder=ladder_of(store, workload),
+                                    claim=lambda cs, cp: _claim(store, workload, cs, cp, owner, events, report))
                 rounds.tell(store, configs)
             if run_id is not None:
                 store.end_run(run_id)
@@ -176,13 +204,13 @@ def run_study(
     return report
 
 
-def _round_size(workload, spec: StudySpec, max_bundle, device: str, engine: str) -> int:
+def _round_size(workload, spec: StudySpec, max_bundle, budget: int, engine: str) -> int:
     """Settings per round of a tpe study: as many as one bundle holds (its seeds together)."""
     if spec.search.sampling != "tpe":
         return 0
     if engine == "sequential":
         return 1
-    capacity = bundle_capacity(_bytes_per_config(workload), int(available_memory(device) * MEMORY_FRACTION), max_bundle)
+    capacity = bundle_capacity(_bytes_per_config(workload), budget, max_bundle)
     return max(1, capacity // len(spec.seeds))
 
 
@@ -203,14 +231,7 @@ def _tally(store, name: str, ids: set[str], report: RunReport) -> None:
     report.first_error = next((row.error for row in rows if row.status == Status.FAILED and row.error), None)
 
 
-def bundle_key(ids) -> str:
-    """A bundle's name in the checkpoints table: a hash of its configurations' ids."""
-    import hashlib
-
-    return hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:16]
-
-
-def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundle, device,
+def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundle, budget: int,
           planned: list[Config]) -> list[tuple[list[Config], Any]]:
     """The bundles to train, each with the checkpoint it goes on from (or None): first the bundles
     saved part-way whose configurations are all still to run, in their saved order; then the rest,
@@ -232,21 +253,21 @@ def _work(store, name: str, todo: list[Config], workload, engine: str, max_bundl
             store.drop_checkpoint(name, checkpoint.bundle)
     rest = [c for c in todo if c.id not in taken]
     if rest and workload.spec.search.halving:
-        out += [(bundle, None) for bundle in _planned_bundles(store, name, rest, planned, workload, max_bundle, device)]
+        out += [(bundle, None) for bundle in _planned_bundles(store, name, rest, planned, workload, max_bundle, budget)]
         return out
-    out += [(bundle, None) for bundle in (_bundles(rest, workload, engine, max_bundle, device) if rest else [])]
+    out += [(bundle, None) for bundle in (_bundles(rest, workload, engine, max_bundle, budget) if rest else [])]
     return out
 
 
 def _planned_bundles(store, name: str, rest: list[Config], planned: list[Config], workload, max_bundle,
-                     device) -> list[list[Config]]:
+                     budget: int) -> list[list[Config]]:
     """A halving study's bundles: the plan of its first run over ``planned`` (the round's configurations;
     stored with them), less the configurations that have ended. Its decisions at a rung depend on which
     configurations reached it before and together, so a study run again must not repack what is left."""
     numbers = store.bundle_numbers(name)
     if any(c.id not in numbers for c in rest):
         fresh = [c for c in planned if c.id not in numbers]
-        store.assign_bundles(name, [[c.id for c in b] for b in _bundles(fresh, workload, "bundled", max_bundle, device)])
+        store.assign_bundles(name, [[c.id for c in b] for b in _bundles(fresh, workload, "bundled", max_bundle, budget)])
         numbers = store.bundle_numbers(name)
     groups: dict[int, list[Config]] = {}
     for config in rest:
@@ -254,9 +275,9 @@ def _planned_bundles(store, name: str, rest: list[Config], planned: list[Config]
     return [bundle_order(groups[n]) for n in sorted(groups)]
 
 
-def _claim_and_run(store, workload, configs, checkpoint, owner, engine, device, events, report,
-                   checkpoint_seconds) -> None:
-    """Claim ``configs`` and train those this process got; another process's share is left to it."""
+def _claim(store, workload, configs, checkpoint, owner, events, report) -> list[Config]:
+    """Claim ``configs`` for this process; those it got, in order (another process's share is left to it;
+    a saved bundle partly held elsewhere is left whole)."""
     name = workload.spec.name
     claimed = set(store.claim(name, [c.id for c in configs], owner))
     if checkpoint is not None and len(claimed) < len(configs):  # part of a saved bundle is held: leave all of it
@@ -268,11 +289,10 @@ def _claim_and_run(store, workload, configs, checkpoint, owner, engine, device, 
         report.elsewhere += elsewhere
         events.steps(elsewhere * workload.steps_per_config)  # the bar counts them as ended here
     report.trained += len(mine)
-    if mine:
-        if checkpoint is not None:
-            events.notice(f"resuming a bundle of {len(mine)} configurations after epoch {checkpoint.epoch} "
-                          f"of {workload.spec.train.epochs}")
-        _run_bundle(store, workload, mine, engine, device, events, report, checkpoint, checkpoint_seconds)
+    if mine and checkpoint is not None:
+        events.notice(f"resuming a bundle of {len(mine)} configurations after epoch {checkpoint.epoch} "
+                      f"of {workload.spec.train.epochs}")
+    return mine
 
 
 def stored_settings(spec: StudySpec, db: str | Path) -> StudySpec:
@@ -298,11 +318,11 @@ def stored_settings(spec: StudySpec, db: str | Path) -> StudySpec:
     return replace(spec, train=replace(spec.train, validation=validation, no_decay=no_decay))
 
 
-def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bundle: int | None, device: str):
+def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bundle: int | None, budget: int):
+    """``todo`` in bundles of at most ``max_bundle`` configurations, each within ``budget`` bytes."""
     if engine == "sequential":
         return [[c] for c in todo]
     per_config = _bytes_per_config(workload)
-    budget = int(available_memory(device) * MEMORY_FRACTION)
     return [list(b.configs) for b in plan_bundles(todo, per_config_bytes=per_config, budget_bytes=budget, max_bundle=max_bundle)]
 
 
@@ -335,96 +355,14 @@ def _bytes_per_config(workload: PreparedWorkload) -> int:
     return bytes_per_config(n_params, batch * max(per_example, workload.info.n_features) * 2 + epoch)
 
 
-def _run_bundle(store, workload, configs, engine, device, events, report, checkpoint=None,
-                checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
-    from initopt.study import outcomes
-    from initopt.study.bundle_model import NotBatchable
-    from initopt.study.bundle_state import StaleCheckpoint
-    from initopt.study.engine import Resume, train_bundle
-    from initopt.study.sequential import train_sequential
-    from initopt.study.store import Checkpoint
-
-    name = workload.spec.name
-    ids = [c.id for c in configs]
-    key = bundle_key(ids)
-    store.mark_running(name, ids, keep_through=checkpoint.epoch if checkpoint else 0)
-    resume = None
-    if checkpoint is not None:
-        stored = {}
-        for row in store.epochs(name):
-            stored.setdefault(row.config_id, []).append(row)
-        resume = Resume(checkpoint.state, [stored.get(i, []) for i in ids])
-
-    def record(rows):
-        store.record_epochs(name, rows)
-
-    last_saved = time.perf_counter()
-    keys = [key]  # the bundle's, then its survivors' after each compaction (successive halving)
-
-    def save(epoch: int, capture, config_ids: list[str]) -> None:
-        nonlocal last_saved
-        if time.perf_counter() - last_saved >= checkpoint_seconds:
-            now = bundle_key(config_ids)
-            store.record_epochs(name, [], checkpoint=Checkpoint(now, tuple(config_ids), epoch, capture()))
-            if now != keys[-1]:  # the larger bundle's checkpoint holds configurations that have ended
-                store.drop_checkpoint(name, keys[-1])
-                keys.append(now)
-            last_saved = time.perf_counter()
-
-    halving = _halving(store, workload) if workload.spec.search.halving else None
-
-    def done(results):
-        store.finish(name, results)
-        events.configs_done(len(results))
-
-    def notify(text: str) -> None:
-        if text not in report.notices:  # once per study, not once per bundle
-            report.notices.append(text)
-            events.notice(text)
-
-    started = time.perf_counter()
-    models = None
-    try:
-        if engine == "bundled" and (len(configs) > 1 or halving is not None):
-            try:
-                try:
-                    train_bundle(workload, configs, device=device, on_epoch=record, on_done=done,
-                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save, resume=resume,
-                                 halving=halving)
-                except StaleCheckpoint as exc:
-                    notify(f"{exc}: its {len(configs)} configurations start over")
-                    store.drop_checkpoint(name, key)
-                    store.mark_running(name, ids)  # drops the epochs kept for the resume
-                    train_bundle(workload, configs, device=device, on_epoch=record, on_done=done,
-                                 on_steps=events.steps, on_notice=notify, on_checkpoint=save, halving=halving)
-                return
-            except NotBatchable as exc:
-                notify(f"{workload.spec.workload.model}: {exc}; training its configurations one at a time"
-                       + ("; successive halving needs a bundle: they train every epoch" if halving else ""))
-                store.mark_running(name, ids)  # drop any epoch rows of the attempt
-                models = getattr(exc, "models", None)
-        train_sequential(workload, configs, device=device, on_epoch=record, models=models,
-                         on_done=lambda results: (done(results), events.steps(workload.steps_per_config * len(results))))
-    except Exception as exc:  # the bundle failed: its unfinished configs are failed, the study goes on
-        elapsed = (time.perf_counter() - started) / len(configs)
-        unfinished = set(store.to_run(name, ids))
-        store.mark_running(name, sorted(unfinished))  # drops their partial epochs
-        done([outcomes.failed(c.id, exc, elapsed) for c in configs if c.id in unfinished])
-        events.steps(workload.steps_per_config * len(unfinished))  # the bar counts them as ended
-    finally:
-        if not store.to_run(name, ids):  # the bundle ended (an interrupted one keeps its checkpoint)
-            for used in keys:
-                store.drop_checkpoint(name, used)
-
-
-def _halving(store, workload: PreparedWorkload):
-    """The ``Halving`` of a bundle of a halving study: its rungs, and the ladder's decisions."""
-    from initopt.study.engine import Halving
+def ladder_of(store, workload: PreparedWorkload):
+    """The ladder that makes a halving study's decisions at its rungs (None for other studies)."""
     from initopt.study.ladder import Ladder
 
     spec = workload.spec
-    ladder = Ladder(store, spec.name, spec.search.reduction_factor, spec.train.metric, spec.train.rank_by)
-    return Halving(spec.search.rungs(spec.train.epochs), ladder.keep)
+    if not spec.search.halving:
+        return None
+    return Ladder(store, spec.name, spec.search.reduction_factor, spec.train.metric, spec.train.rank_by)
 
 
 def _config_record(config: Config):

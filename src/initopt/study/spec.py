@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from initopt._suggest import did_you_mean, is_number, is_whole_number, unknown
 from initopt.study.search import Distribution, SearchSettings, parse_distribution, parse_search
+from initopt.study.execution import Execution, parse_execution
 
 if TYPE_CHECKING:
     from initopt.optim.schedules import Schedule
 
-TOP_LEVEL = ("name", "description", "workload", "train", "grid", "search")
+TOP_LEVEL = ("name", "description", "workload", "train", "grid", "search", "execution")
 TRAIN_KEYS = ("epochs", "batch_size", "loss", "metric", "validation", "rank_by", "threads", "no_decay")
 # Which parameters weight decay leaves alone (train.no_decay), as initopt.optim.param_groups does: none (every
 # parameter decays; studies written before the field), biases and norms (the default, what the README
@@ -197,6 +198,8 @@ class StudySpec:
     seeds: tuple[int, ...]
     description: str = ""
     search: SearchSettings = field(default_factory=SearchSettings)
+    # where it runs ([execution]): no part of what it trains, so not in to_dict
+    execution: Execution = field(default_factory=Execution, compare=False)
 
     def workload_key(self) -> str:
         """A hash of what every configuration shares; a study name keeps one workload."""
@@ -376,13 +379,14 @@ def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> StudySpec:
     if not isinstance(description, str):
         raise fail("description", f"expected a string, got {description!r}")
     search = parse_search(raw.get("search"), fail)
+    execution = parse_execution(raw.get("execution"), fail)
     if search.sampling == "grid":
         for i, grid in enumerate(optimizers):
             sampled = [k for k, v in grid.items() if isinstance(v, Distribution)]
             if sampled:
                 raise fail(f"grid.optimizer[{i}].{sampled[0]}", "a distribution is sampled: set [search] strategy to "
                                                                "random, sobol or tpe (or halving with one of them as its sampler)")
-    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description, search)
+    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description, search, execution)
 
 
 def _no_unknown(table: Mapping[str, Any], allowed, prefix: str, fail) -> None:
