@@ -31,6 +31,7 @@ from initopt.study.plan import MEMORY_FRACTION, available_memory, bundle_order
 INSTALL = "pip install 'initopt[ray]'"
 _END = "end"
 ANSWER_POLL_SECONDS = 0.02
+WAIT_SECONDS = 1.0
 
 
 class RayUnavailable(ValueError):
@@ -131,7 +132,7 @@ class RayBackend:
                 submit(mine, checkpoint, 0)
         try:
             while running:
-                ready, _ = ray.wait(list(running), num_returns=1)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)  # Ctrl-C is heard between waits
                 for gen in ready:
                     item = running[gen]
                     try:
