@@ -18,6 +18,7 @@ from initopt.init.explain import Explanation, explain
 from initopt.init.fans import NONLINEARITIES, calculate_gain, compute_fans
 from initopt.init.lsuv import LSUVLayer, LSUVResult, lsuv, needs_batch
 from initopt.init.model_schemes import ModelScheme, gpt2, residual_std
+from initopt.init.parametrize import PARAMETRIZATIONS, ParamRule, parametrize, with_lr
 from initopt.init.registry import SchemeLike, aliases, get, names
 from initopt.init.roles import Role, is_residual_projection, mark_residual
 from initopt.init.scheme import Scheme
@@ -45,6 +46,10 @@ from initopt.init.schemes import (
 from initopt.init.summary import InitRecord, InitSummary, SkippedParam
 
 __all__ = [
+    "PARAMETRIZATIONS",
+    "ParamRule",
+    "parametrize",
+    "with_lr",
     "LAST_LAYER",
     "NONLINEARITIES",
     "Distribution",

@@ -39,7 +39,8 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, d_model: int, heads: int, dropout: float = 0.0):
         super().__init__()
-        self.heads = heads
+        self.heads, self.head_dim = heads, d_model // heads
+        self.attention_scale: float | None = None  # None: 1/sqrt(head_dim); muP sets 1/sqrt(m head_dim) (parametrize)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = mark_residual(nn.Linear(d_model, d_model))
         self.dropout = nn.Dropout(dropout)
@@ -49,7 +50,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(width, dim=2)
         # (N, T, d) -> (N, heads, T, d / heads)
         q, k, v = (t.view(x.size(0), length, self.heads, width // self.heads).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.attention_scale)
         y = y.transpose(1, 2).reshape(x.size(0), length, width)
         return self.dropout(self.proj(y))
 

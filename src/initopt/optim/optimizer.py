@@ -252,8 +252,14 @@ class BaseOptimizer(torch.optim.Optimizer):
         """Add a param group (as ``torch.optim``) and validate its hyperparameters.
 
         ``torch.optim`` validates constructor arguments only, so ``{"params": ..., "lr": -1}``
-        passes there; here it raises ``ValueError``.
+        passes there; here it raises ``ValueError``. A group with ``lr_scale`` (or
+        ``weight_decay_scale``) and no ``lr`` (``weight_decay``) gets the optimizer's times the scale:
+        the groups of ``initopt.init.parametrize`` (muP's per-layer multipliers).
         """
+        for key in ("lr", "weight_decay"):
+            scale = param_group.get(f"{key}_scale")
+            if scale is not None and key not in param_group and key in self.defaults:
+                param_group = {**param_group, key: self.defaults[key] * scale}
         super().add_param_group(param_group)
         try:
             self.check_group(self.param_groups[-1])
