@@ -130,3 +130,18 @@ def test_twice_or_bad_settings_are_clear_errors():
         parametrize(built(128), "mup", base_width=0)
     with pytest.raises(ValueError, match="muP's learning-rate rules are written for"):
         rules(built(128), "mup", base_width=BASE, optimizer="muon")
+
+
+def test_input_weights_keep_their_base_width_std_when_the_scheme_is_known():
+    """He's embedding std is 1/sqrt(dim)-like (fans (dim, dim)); muP's input weights do not shrink with
+    width: given the scheme, they get the std He gives at the base width."""
+    model = Transformer(vocab_size=50, out=5, context=8, d_model=256, layers=1, heads=4)
+    initialize(model, "he_normal", seed=0)
+    before = model.tok.weight.std().item()
+    parametrize(model, "mup", base_width=64, scheme="he_normal")
+    assert model.tok.weight.std().item() == pytest.approx(before * 2, rel=1e-5)  # sqrt(m), m = 4
+    fixed = Transformer(vocab_size=50, out=5, context=8, d_model=256, layers=1, heads=4)
+    initialize(fixed, "gpt2", seed=0)  # std 0.02 whatever the width: nothing to correct
+    before = fixed.tok.weight.clone()
+    parametrize(fixed, "mup", base_width=64, scheme="gpt2")
+    assert torch.equal(fixed.tok.weight, before)

@@ -125,6 +125,11 @@ def doctor(
     loss: Annotated[str | None, typer.Option(help="Loss for the backward pass; default: the spec's, else the dataset's.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also draw activation/gradient std against depth for several schemes (.png, .svg, .pdf).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the init draw and the probe batch.")] = 0,
+    coord_check: Annotated[bool, typer.Option("--coord-check", help="Instead of the table at initialization: each layer's output size over the first training steps at several widths, under SP and muP; names the layers whose coordinates grow or shrink with width.")] = False,
+    widths: Annotated[str, typer.Option(help="With --coord-check: the widths, comma-separated.")] = "64,256,1024",
+    base_width: Annotated[int | None, typer.Option("--base-width", help="With --coord-check: muP's base width (default: the first width).")] = None,
+    lr: Annotated[float, typer.Option(help="With --coord-check: AdamW's learning rate for the steps.")] = 1e-2,
+    steps: Annotated[int, typer.Option(help="With --coord-check: training steps measured.")] = 4,
 ) -> None:
     """Print the per-layer table, the verdict (healthy, vanishing, exploding, dead, symmetric) and what to change."""
     from initopt.cli.options import parse_assignments, parse_scheme
@@ -165,6 +170,9 @@ def doctor(
     index = torch.randperm(len(train.x), generator=torch.Generator().manual_seed(seed))[:batch_size]
     x, y = train.x[index], train.y[index]  # token and id inputs stay int64
     net = setup.probe  # built and tried on two training examples (no init drawn yet)
+    if coord_check:
+        _coord_check(setup, work.model, x, y, scheme, widths, base_width, lr, steps, seed)
+        return
     if plot is not None:
         _check_writable(plot)
     inits.initialize(net, scheme, "zeros", data=train.x, seed=seed)
@@ -177,6 +185,47 @@ def doctor(
     if plot is not None:
         title = _title(work.model, options, info.name, len(x))
         _plot(build, x, y, loss_used, scheme.spec(), train.x, seed, plot, title=title)
+
+
+def _coord_check(setup, model: str, x, y, scheme, widths: str, base_width: int | None, lr: float, steps: int,
+                 seed: int) -> None:
+    from dataclasses import replace
+
+    from initopt._terminal import console
+    from initopt.cli.options import parse_sizes
+    from initopt.doctor.coord_check import coord_check, render, summary
+    from initopt.models.width import with_width
+    from initopt.training.losses import get_loss
+
+    try:
+        sizes = parse_sizes(widths)
+    except ValueError as exc:
+        raise ValueError(f"--widths: {exc}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"--widths: the coordinate check needs two widths or more, got {widths!r}")
+    if steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {steps}")
+    if not lr > 0:
+        raise ValueError(f"--lr must be > 0, got {lr:g}")
+    if base_width is not None and base_width < 1:
+        raise ValueError(f"--base-width must be >= 1, got {base_width}")
+    try:
+        with_width(model, setup.options, sizes[0])
+    except ValueError as exc:
+        raise ValueError(f"--model: {exc}") from None
+    if scheme.spec().get("name") == "lsuv":
+        raise ValueError("--init lsuv: the coordinate check draws each width's init without data; choose a scheme")
+
+    def build(width: int):
+        return replace(setup, options=with_width(model, setup.options, width)).build()
+
+    loss = get_loss(setup.loss)
+    checks = [coord_check(build, sizes, x, y, loss, parametrization=p, base_width=base_width or sizes[0],
+                          scheme=scheme, lr=lr, steps=steps, seed=seed) for p in ("sp", "mup")]
+    out = console()
+    out.print(render(checks), highlight=False)
+    for check in checks:
+        print(summary(check))
 
 
 def _check_writable(path: Path) -> None:

@@ -68,8 +68,10 @@ class ParamRule:
 
 
 def rules(model: nn.Module, parametrization: str = "mup", *, base_width: int, width: int | None = None,
-          optimizer: str = "adamw", decay: str = "independent", output_multiplier: float = 1.0) -> list[ParamRule]:
-    """Each trainable parameter's :class:`ParamRule` (a pure function of the model's layout and shapes)."""
+          optimizer: str = "adamw", decay: str = "independent", output_multiplier: float = 1.0,
+          scheme=None) -> list[ParamRule]:
+    """Each trainable parameter's :class:`ParamRule` (a pure function of the model's layout and shapes,
+    and of the SP ``scheme`` it was initialized with, where given)."""
     if parametrization not in PARAMETRIZATIONS:
         raise ValueError(f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got {parametrization!r}")
     if optimizer not in SGD_LIKE + ADAM_LIKE:
@@ -93,16 +95,20 @@ def rules(model: nn.Module, parametrization: str = "mup", *, base_width: int, wi
         "vector": (1.0, m if sgd else 1.0),
         "output_bias": (1.0, 1.0),
     }
+    params = dict(model.named_parameters())
     out = []
     for name, role in roles.items():
         init_scale, lr_scale = table[role]
+        if role == "input" and scheme is not None and m != 1.0:
+            init_scale = _base_width_std(scheme, model, name, params[name], m)
         wd_scale = 1 / lr_scale if decay == "independent" else 1.0
         out.append(ParamRule(name, role, init_scale, lr_scale, wd_scale))
     return out
 
 
 def parametrize(model: nn.Module, parametrization: str = "mup", *, base_width: int, width: int | None = None,
-                optimizer: str = "adamw", decay: str = "independent", output_multiplier: float = 1.0) -> list[dict]:
+                optimizer: str = "adamw", decay: str = "independent", output_multiplier: float = 1.0,
+                scheme=None) -> list[dict]:
     """Apply ``parametrization`` to an initialized ``model`` and return its param groups.
 
     Scales the weights in place (the init column of the module docstring's table: initialize with
@@ -110,17 +116,20 @@ def parametrize(model: nn.Module, parametrization: str = "mup", *, base_width: i
     ``{"params", "lr_scale", "weight_decay_scale", "role", "names"}``. ``initopt.optim``'s optimizers
     read ``lr_scale`` and ``weight_decay_scale`` (a group's lr is the optimizer's lr times its scale);
     for ``torch.optim`` use :func:`with_lr`. ``width``: the model's width (default: the width the
-    input layer produces: the embedding's dimension or the first layer's outputs).
+    input layer produces: the embedding's dimension or the first layer's outputs). ``scheme``: the
+    SP scheme the model was initialized with; given, input weights whose std it ties to the width (an
+    embedding under a fan-based scheme: ``1/sqrt(dim)``; xavier's fan_out) get their base width's std,
+    width-independent as muP's input weights are.
 
         initialize(model, "he_normal", seed=0)
-        groups = parametrize(model, "mup", base_width=64)
+        groups = parametrize(model, "mup", base_width=64, scheme="he_normal")
         opt = initopt.optim.AdamW(groups, lr=1e-3, weight_decay=0.1)
     """
     if getattr(model, MARK, None) is not None:
         raise ValueError(f"the model is already parametrized ({getattr(model, MARK)}): parametrize a freshly "
                          "initialized model once (its weights were scaled)")
     plan = rules(model, parametrization, base_width=base_width, width=width, optimizer=optimizer, decay=decay,
-                 output_multiplier=output_multiplier)
+                 output_multiplier=output_multiplier, scheme=scheme)
     params = dict(model.named_parameters())
     with torch.no_grad():
         for rule in plan:
@@ -180,6 +189,33 @@ def _inferred_width(model: nn.Module, roles: dict[str, str]) -> int:
     owner = model.get_submodule(first.rpartition(".")[0])
     weight = params[first]  # an embedding (num, dim) makes dim; a Linear (out, in) or a Conv (out, in, ...) out
     return int(weight.shape[-1] if isinstance(owner, nn.Embedding) else weight.shape[0])
+
+
+def _base_width_std(scheme, model: nn.Module, name: str, weight: torch.Tensor, m: float) -> float:
+    """How much ``scheme`` would scale an input weight's std at the base width relative to now (1 where
+    its law does not follow from the fans, as a model-wide scheme's)."""
+    from initopt.init.fans import compute_fans
+    from initopt.init.registry import get
+    from initopt.init.roles import embedding_fans
+
+    try:
+        resolved = get(scheme)
+    except ValueError:
+        return 1.0
+    law = getattr(resolved, "distribution", None)
+    if law is None:
+        return 1.0
+    owner = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+    if isinstance(owner, nn.Embedding):
+        fan_in, fan_out = embedding_fans(weight)
+        base = (max(1, round(fan_in / m)), max(1, round(fan_out / m)))
+    else:
+        fan_in, fan_out = compute_fans(weight)
+        base = (fan_in, max(1, round(fan_out / m)))  # the input layer's outputs are the width
+    now, then = law(fan_in, fan_out), law(*base)
+    if now is None or then is None or not now.std:
+        return 1.0
+    return then.std / now.std
 
 
 def _scale_attention(model: nn.Module, m: float) -> None:
