@@ -55,10 +55,10 @@ def open_page(browser, path: Path):
 def test_report_renders_in_chromium(browser, tiny_html, tiny_pictures, tmp_path):
     page, problems = open_page(browser, tiny_html)
     headings = page.locator("h2").all_inner_texts()
-    expected = [title for key, title in SECTIONS if key not in ("lr-wd", "ladder")]  # a grid: no halving ladder
+    expected = [title for key, title in SECTIONS if key not in ("lr-wd", "ladder", "transfer")]  # no halving, no width axis
     assert [h.split(". ", 1)[1] for h in headings] == expected
     for key, _ in SECTIONS:
-        if key not in ("lr-wd", "ladder"):
+        if key not in ("lr-wd", "ladder", "transfer"):
             assert page.locator(f"section#{key}").is_visible()
     images = page.locator("figure img")
     assert images.count() == len(tiny_pictures)

@@ -10,6 +10,9 @@ cnn1d, cnn2d   ``channels``: every block this many (its number of blocks kept)
 mf             ``dim``
 a factory      ``width=`` passed to it
 =============  =================================================================
+
+``with_depth`` sets the number of hidden layers the same way (mlp, deep-mlp, transformer's
+``layers``, cnn2d, a factory's ``depth=``).
 """
 
 from __future__ import annotations
@@ -41,4 +44,22 @@ def with_width(model: str, options: Mapping[str, Any], width: int) -> dict[str, 
         out["width"] = width
     else:
         raise ValueError(f"model {model!r} has no width to set")
+    return out
+
+
+def with_depth(model: str, options: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    """``options`` of ``model`` with ``depth`` hidden layers (mlp: the first hidden size repeated;
+    deep-mlp, cnn2d: ``depth``; transformer: ``layers``; a factory: ``depth=``)."""
+    if not (isinstance(depth, int) and not isinstance(depth, bool) and depth >= 1):
+        raise ValueError(f"depth must be a whole number >= 1, got {depth!r}")
+    key = model.strip().lower().replace("_", "-")
+    out = dict(options)
+    if key == "mlp":
+        out["hidden"] = [list(options.get("hidden", DEFAULT_HIDDEN))[0]] * depth
+    elif key in ("deep-mlp", "cnn2d") or ":" in model:
+        out["depth"] = depth
+    elif key == "transformer":
+        out["layers"] = depth
+    else:
+        raise ValueError(f"model {model!r} has no depth to set")
     return out

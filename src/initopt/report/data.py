@@ -436,6 +436,33 @@ class LadderSummary:
 
 
 @dataclass(frozen=True)
+class TransferLine:
+    """One width's objective against the learning rate (the best over the other settings at each lr)."""
+
+    width: int
+    lrs: tuple[float, ...]
+    means: tuple[float, ...]
+    best_lr: float
+    best: float
+
+
+@dataclass(frozen=True)
+class TransferPanel:
+    """One parametrization: a line per width, and how far its best lr moves (max over min)."""
+
+    parametrization: str
+    lines: tuple[TransferLine, ...]
+    moves: float
+
+    @property
+    def sentence(self) -> str:
+        widths = f"{self.lines[0].width}-{self.lines[-1].width}"
+        steps = math.log2(self.moves) if self.moves > 0 else math.nan
+        return (f"{self.parametrization}: the best learning rate moves {self.moves:.3g}x across widths {widths}"
+                + (f" ({steps:.3g} grid steps of 2x)" if math.isfinite(steps) else ""))
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a renderer needs, computed once."""
 
@@ -453,6 +480,7 @@ class Report:
     timing: Timing
     notes: tuple[str, ...] = field(default_factory=tuple)  # warnings for the reader (unfinished runs, ...)
     ladder: LadderSummary | None = None  # a study with successive halving
+    transfer: tuple[TransferPanel, ...] = ()  # a study with a width axis: one panel per parametrization
 
     @property
     def metric_title(self) -> str:

@@ -26,6 +26,7 @@ from initopt.report.plots import Picture
 SECTIONS = (
     ("recommendation", "Recommendation"),
     ("ladder", "Successive halving"),
+    ("transfer", "Width transfer"),
     ("leaderboard", "Leaderboard"),
     ("heatmap", "Init x optimizer"),
     ("curves", "Learning curves"),
@@ -169,12 +170,15 @@ def render_html(report: Report, pictures: Sequence[Picture]) -> str:
     for picture in pictures:
         by_section.setdefault(picture.section, []).append(picture)
     present = [(key, title) for key, title in SECTIONS
-               if (key != "lr-wd" or report.lr_wd) and (key != "ladder" or report.ladder)]
+               if (key != "lr-wd" or report.lr_wd) and (key != "ladder" or report.ladder)
+               and (key != "transfer" or report.transfer)]
     numbered = {key: f"{i}. {title}" for i, (key, title) in enumerate(present, start=1)}
     body = [
         _header(report, present, numbered),
         _section("recommendation", numbered, _recommendation(report)),
         *([_section("ladder", numbered, _ladder(report))] if report.ladder else []),
+        *([_section("transfer", numbered, _transfer(report) + _figures(by_section.get("transfer"), ""))]
+          if report.transfer else []),
         _section("leaderboard", numbered, _leaderboard(report)),
         _section("heatmap", numbered, _figures(by_section.get("heatmap"), "No configuration has a result yet.")),
         _section("curves", numbered, _figures(by_section.get("curves"), "No configuration has a result yet.")),
@@ -424,6 +428,22 @@ def _divergence(report: Report) -> str:
     return (f"<p>{diverged} runs diverged (loss NaN or infinite; the run was stopped there) and "
             f"{len(runs) - diverged} failed with an error.</p>"
             f'<details><summary>{listed}</summary><div class="scroll"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div></details>')
+
+
+def _transfer(report: Report) -> str:
+    """Each width's best learning rate per parametrization, and how far it moves."""
+    widths = sorted({line.width for panel in report.transfer for line in panel.lines})
+    head = "<tr><th>parametrization</th>" + "".join(f'<th class="num">width {w}</th>' for w in widths) + \
+           '<th class="num">moves</th></tr>'
+    rows = []
+    for panel in report.transfer:
+        best = {line.width: line for line in panel.lines}
+        cells = "".join(f'<td class="num">{best[w].best_lr:g} ({best[w].best:.4g})</td>' if w in best else "<td></td>"
+                        for w in widths)
+        rows.append(f"<tr><td>{escape(panel.parametrization)}</td>{cells}<td class=\"num\">{panel.moves:.3g}x</td></tr>")
+    sentences = " ".join(escape(panel.sentence) + "." for panel in report.transfer)
+    return (f"<p>The best learning rate at each width (its {escape(report.study.selection_label)} in brackets). "
+            f"{sentences}</p><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def _ladder(report: Report) -> str:

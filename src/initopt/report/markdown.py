@@ -94,6 +94,18 @@ def render_markdown(report: Report, pictures: Sequence[Picture], files_dir: str,
         lines += [f"| {r.epoch} | {r.reached} | {r.settings} | {r.went_on if i < last else '-'} | "
                   f"{r.reached - r.went_on if i < last else '-'} |" for i, r in enumerate(report.ladder.rungs)]
         lines.append("")
+    if report.transfer:
+        lines.append(heading("Width transfer"))
+        lines += [escape(panel.sentence) + ".\n" for panel in report.transfer]
+        widths = sorted({line.width for panel in report.transfer for line in panel.lines})
+        lines.append("| parametrization | " + " | ".join(f"best lr at width {w}" for w in widths) + " | moves |")
+        lines.append("|---|" + "---:|" * (len(widths) + 1))
+        for panel in report.transfer:
+            best = {line.width: line for line in panel.lines}
+            cells = " | ".join(f"{best[w].best_lr:g}" if w in best else "" for w in widths)
+            lines.append(f"| {escape(panel.parametrization)} | {cells} | {panel.moves:.3g}x |")
+        lines.append("")
+        lines += figures("transfer")
     lines.append(heading("Leaderboard"))
     lines.append(f"Top {min(MARKDOWN_ROWS, len(records))} of {len(records)}, mean ± std and 95% CI over seeds; "
                  f"all rows in [{escape(csv_name)}]({quote(csv_name)}).\n")

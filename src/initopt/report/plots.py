@@ -226,6 +226,40 @@ def sensitivity_figure(panels: Sequence[SensitivityPanel], metric: str, lower_is
     return fig
 
 
+# --------------------------------------------------------------------------------------- transfer
+
+
+def transfer_figure(panels, metric: str, lower_is_better: bool):
+    """The objective against the learning rate (log axis): a panel per parametrization (SP, muP), a line per
+    width, a star at each width's best lr: under a parametrization that transfers, the stars line up."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    with _rc():
+        n = len(panels)
+        fig = _figure(3.6 * n + 1.2, 3.4)
+        axes = fig.subplots(1, n, sharey=True, squeeze=False).ravel()
+        for ax, panel in zip(axes, panels):
+            for i, line in enumerate(panel.lines):
+                s = style(i)
+                ax.plot(line.lrs, line.means, color=s["color"], marker=s["marker"], linestyle=s["linestyle"],
+                        markersize=4, label=str(line.width))
+                ax.scatter([line.best_lr], [line.best], marker="*", s=140, color=s["color"], zorder=3)
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            lrs = sorted({lr for line in panel.lines for lr in line.lrs})
+            ax.set_xticks(lrs[:: max(1, math.ceil(len(lrs) / 5))])  # the lrs tried, at most five labelled
+            ax.set_title(textwrap.fill(panel.sentence, width=int(3.6 * CHARS_PER_INCH)), loc="left")
+            ax.set_xlabel("learning rate (log scale)")
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel(metric)
+        arrow = "lower is better" if lower_is_better else "higher is better"
+        fig.suptitle(f"Width transfer: {metric} ({arrow}) against the learning rate; * = each width's best")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, title="width", loc="outside right center", frameon=False)
+    return fig
+
+
 # --------------------------------------------------------------------------------------- importance
 
 
@@ -331,6 +365,12 @@ def _draw(report: Report) -> tuple[Picture, ...]:
         add("divergence", "divergence", (heatmap_figure, (report.divergence,)), "Divergence map",
             "Map of the share of seeds that diverged per configuration and learning rate",
             "Share of seeds whose loss became NaN or infinite; eN is the first such epoch. Dark is worse; grey: not tried.")
+    if report.transfer:
+        add("transfer", "transfer", (transfer_figure, (report.transfer, label, report.study.lower_is_better)),
+            "Width transfer", f"{label} against learning rate, one line per width, a panel per parametrization",
+            "At each learning rate the best of the other settings (init, optimizer, weight decay), mean over seeds; "
+            "a star marks each width's best learning rate. Where the stars line up, the learning rate tuned at "
+            "one width is the one for the others.")
     if report.importance.shares:
         add("importance", "importance", (importance_figure, (report.importance,)), "Importance",
             "Bar chart of the fANOVA importance of each parameter", report.importance.method)

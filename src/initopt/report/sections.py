@@ -27,6 +27,8 @@ from initopt.report.data import (
     SensitivityPanel,
     StudyData,
     Timing,
+    TransferLine,
+    TransferPanel,
     best_per_group,
     rank_key,
     ranked_candidates,
@@ -69,7 +71,36 @@ def build_report(study: StudyData) -> Report:
         timing=timing(study),
         notes=reader_notes(study) + ((halving.note,) if halving else ()),
         ladder=halving,
+        transfer=transfer(candidates, study),
     )
+
+
+def transfer(candidates: list[Candidate], study: StudyData) -> tuple[TransferPanel, ...]:
+    """A study with a ``width`` axis: per parametrization, the objective against the learning rate, one line
+    per width (at each lr the best of the other settings: init, optimizer, weight decay), each width's best
+    lr, and how far it moves across the widths (the best lr's largest over its smallest)."""
+    hyper = {c.id: c.hyper for c in study.configs}
+    points: dict[tuple[str, int], dict[float, float]] = {}
+    for c in candidates:
+        h = hyper.get(c.config_ids[0], {})
+        if "width" not in h or not math.isfinite(c.mean):
+            continue
+        at = points.setdefault((h.get("parametrization", "sp"), int(h["width"])), {})
+        if c.lr not in at or (c.mean < at[c.lr]) == study.lower_is_better:
+            at[c.lr] = c.mean
+    panels = []
+    from initopt.init.parametrize import PARAMETRIZATIONS
+
+    for parametrization in sorted(_ordered(p for p, _ in points), key=PARAMETRIZATIONS.index):  # SP, then muP
+        lines = []
+        for width in sorted(w for p, w in points if p == parametrization):
+            at = points[(parametrization, width)]
+            lrs = tuple(sorted(at))
+            best_lr = (min if study.lower_is_better else max)(lrs, key=lambda lr: at[lr])
+            lines.append(TransferLine(width, lrs, tuple(at[lr] for lr in lrs), best_lr, at[best_lr]))
+        best_lrs = [line.best_lr for line in lines]
+        panels.append(TransferPanel(parametrization, tuple(lines), max(best_lrs) / min(best_lrs)))
+    return tuple(panels)
 
 
 def ladder(study: StudyData) -> LadderSummary | None:

@@ -384,6 +384,10 @@ def usage_lines(row: ConfigRow, no_decay: tuple[str, ...] = ()) -> list[str]:
             else f"initopt.init.initialize(model, {row.init!r}{data})")
     notes = [*(["decay / no_decay: biases and norms apart"] if no_decay else []),
              *([f"lr schedule {_schedule(row).label}"] if _schedule(row) is not None else [])]
+    if row.hyper.get("parametrization") == "mup":
+        init += (f"; then groups = initopt.init.parametrize(model, \"mup\", base_width=BASE, scheme={row.init!r}) "
+                 f"at width {row.hyper.get('width', 'yours')}")
+        notes.insert(0, "muP: pass the groups (per-layer lr) instead of the parameters")
     return [init, optimizer + (f"  # {'; '.join(notes)}: see the full code" if notes else "")]
 
 
@@ -391,6 +395,24 @@ def snippet(row: ConfigRow, format: str = "python", no_decay: tuple[str, ...] = 
     """``row`` in ``format``; ``no_decay``: the study's ``train.no_decay`` (``StudyData.no_decay``)."""
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    from dataclasses import replace
+
+    from initopt.study.spec import MODEL_AXES
+
+    axes = {k: v for k, v in row.hyper.items() if k in MODEL_AXES}
+    if axes:  # the model's width, depth and parametrization: not the optimizer's
+        row = replace(row, hyper={k: v for k, v in row.hyper.items() if k not in MODEL_AXES})
     if format == "toml":
-        return toml_snippet(row, no_decay)
-    return {"python": python_snippet, "keras": keras_snippet}[format](row, no_decay)
+        text = toml_snippet(row, no_decay)
+        return text.replace("[[grid.optimizer]]", "".join(f"{k} = [{_toml(v)}]\n" for k, v in axes.items())
+                            + "\n[[grid.optimizer]]", 1) if axes else text
+    text = {"python": python_snippet, "keras": keras_snippet}[format](row, no_decay)
+    if not axes:
+        return text
+    model = ", ".join(f"{k}={v}" for k, v in axes.items())
+    head = f"# the study's model at {model}"
+    if axes.get("parametrization") == "mup":
+        head += ("; muP: after init_weights, groups = initopt.init.parametrize(model, \"mup\", base_width=BASE, "
+                 "scheme=...) gives each layer its lr multiplier; pass the groups to initopt.optim's optimizer "
+                 "(torch.optim: initopt.init.with_lr(groups, lr, weight_decay)) in place of the single group below")
+    return head + "\n" + text

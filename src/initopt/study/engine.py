@@ -209,6 +209,10 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
 
     k = len(configs)
     models = [workload.initialized_model(config) for config in configs]
+    if any(c.model_axes.get("parametrization") == "mup" for c in configs):
+        exc = NotBatchable("muP's per-layer learning rates are not in the bundled optimizer yet")
+        exc.models = models  # the caller trains these very models one at a time
+        raise exc
     x, y = workload.train.x.to(device), workload.train.y.to(device)
     decayed = workload.decayed_names(models[0])  # which parameters weight decay takes (train.no_decay)
     muon = any(c.optimizer == "muon" for c in configs)
@@ -224,7 +228,7 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
         on_notice(f"{workload.spec.workload.model}: layer {layer} has no bundled layer; it runs through torch.func.vmap")
     hand = isinstance(model, HandBatchedMLP)
     optimizer_path = optimizer_path or default_path(device)
-    hypers = [dict(c.hyper, name=c.optimizer) for c in configs]
+    hypers = [dict(c.optimizer_hyper, name=c.optimizer) for c in configs]
     if hand:
         flags = model.block_decay
     else:

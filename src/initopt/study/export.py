@@ -45,10 +45,12 @@ def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, epochs: bool =
         raise StoreError(f"{db}: no such database file")
     with SQLiteStore(db) as store:
         study = resolve_study(store, name)
+        configs = store.configs(study)
         if epochs:
-            records = _epoch_records(store.configs(study), store.epochs(study))
+            records = _epoch_records(configs, store.epochs(study))
         else:
-            records = [row.to_dict() for row in store.configs(study)]
+            records = [row.to_dict() for row in configs]
+    records = _with_model_axes(records, {row.id: row for row in configs}, "config_id" if epochs else "id")
     if not epochs:
         ranks = candidate_ranks(db, study)
         for record in records:
@@ -69,6 +71,26 @@ def candidate_ranks(db: str | Path, study: str) -> dict[str, int]:
 
     return {config_id: number for number, c in enumerate(ranked_candidates(load_study(db, study)), start=1)
             for config_id in c.config_ids}
+
+
+def _with_model_axes(records: list[dict[str, Any]], by_id, key: str) -> list[dict[str, Any]]:
+    """Each record with a ``width``, ``depth`` and ``parametrization`` column, after ``seed``, where the
+    study's grid has that axis (the values live in each configuration's hyperparameters)."""
+    from initopt.study.spec import MODEL_AXES
+
+    axes = [a for a in MODEL_AXES if any(a in row.hyper for row in by_id.values())]
+    if not axes:
+        return records
+    out = []
+    for record in records:
+        hyper = by_id[record[key] if key in record else record["id"]].hyper
+        ordered: dict[str, Any] = {}
+        for name, value in record.items():
+            ordered[name] = value
+            if name == "seed":
+                ordered.update((a, hyper.get(a)) for a in axes)
+        out.append(ordered)
+    return out
 
 
 def _epoch_records(configs, epochs) -> list[dict[str, Any]]:

@@ -322,18 +322,23 @@ def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bu
     """``todo`` in bundles of at most ``max_bundle`` configurations, each within ``budget`` bytes."""
     if engine == "sequential":
         return [[c] for c in todo]
-    per_config = _bytes_per_config(workload)
-    return [list(b.configs) for b in plan_bundles(todo, per_config_bytes=per_config, budget_bytes=budget, max_bundle=max_bundle)]
+    shapes: dict[tuple, list[Config]] = {}  # configurations of other widths or depths: other models, other sizes
+    for config in todo:
+        shapes.setdefault(tuple(sorted(config.model_axes.items())), []).append(config)
+    return [list(b.configs) for group in shapes.values()
+            for b in plan_bundles(group, per_config_bytes=_bytes_per_config(workload, group[0].model_axes),
+                                  budget_bytes=budget, max_bundle=max_bundle)]
 
 
-def _bytes_per_config(workload: PreparedWorkload) -> int:
+def _bytes_per_config(workload: PreparedWorkload, axes: dict[str, Any] | None = None) -> int:
     """One configuration's memory inside a bundle: its parameters and optimizer state; the activations
     of a training step (every module's output for one example, measured, times the batch, once for
     the forward and once for the backward) or of an evaluation chunk, whichever is larger; its data
     order for the epoch (two int64 copies) and its outputs kept for the epoch's tally."""
     import torch
 
-    model = workload.probe_model()  # the one prepare() ran: no factory call of its own
+    # the one prepare() ran (no factory call of its own), or one at the configurations' width and depth
+    model = workload.build_for(axes) if axes else workload.probe_model()
     n_params = sum(p.numel() for p in model.parameters())
     per_example = 0
 

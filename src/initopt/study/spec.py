@@ -36,7 +36,10 @@ DEFAULT_NO_DECAY = ("bias", "norm")
 # How a configuration's validation score is read from its epochs: the last epoch's, or the best
 # epoch's (early stopping's choice; the test score is then the one of that same epoch).
 RANK_BY = ("final", "best")
-GRID_KEYS = ("init", "optimizer", "seeds")
+GRID_KEYS = ("init", "optimizer", "seeds", "width", "depth", "parametrization")
+#: Grid axes that change the model, not the optimizer: each configuration's hyperparameters hold their
+#: values (so they are in its id, its label and the export) and the optimizer never sees them.
+MODEL_AXES = ("width", "depth", "parametrization")
 
 # Every hyperparameter an optimizer family takes in a study, with PyTorch's default.
 OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -89,11 +92,14 @@ class Workload:
     options: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
     folder: Path | None = field(default=None, compare=False)
+    base_width: int | None = None  # muP's base width (where it equals SP); None: no muP in the study
 
     def to_dict(self) -> dict[str, Any]:
         out = {"dataset": self.dataset, "model": self.model, **dict(self.options)}
         if self.data:
             out["data"] = dict(self.data)
+        if self.base_width is not None:
+            out["base_width"] = self.base_width
         return out
 
     def id_dict(self) -> dict[str, Any]:
@@ -161,6 +167,16 @@ class Config:
         return init_label(self.init)
 
     @property
+    def optimizer_hyper(self) -> dict[str, Any]:
+        """The hyperparameters the optimizer takes: ``hyper`` without the model's axes (``MODEL_AXES``)."""
+        return {k: v for k, v in self.hyper.items() if k not in MODEL_AXES}
+
+    @property
+    def model_axes(self) -> dict[str, Any]:
+        """The configuration's width, depth and parametrization where the grid sets them."""
+        return {k: self.hyper[k] for k in MODEL_AXES if k in self.hyper}
+
+    @property
     def lr(self) -> float:
         return self.hyper["lr"]
 
@@ -200,6 +216,8 @@ class StudySpec:
     search: SearchSettings = field(default_factory=SearchSettings)
     # where it runs ([execution]): no part of what it trains, so not in to_dict
     execution: Execution = field(default_factory=Execution, compare=False)
+    # the grid's model axes ([grid] width, depth, parametrization): (name, values) pairs, in MODEL_AXES order
+    axes: tuple[tuple[str, tuple], ...] = ()
 
     def workload_key(self) -> str:
         """A hash of what every configuration shares; a study name keeps one workload."""
@@ -223,12 +241,18 @@ class StudySpec:
         seen: set[str] = set()
         for init, name, values in self.settings():
             hyper = full_hyper(name, values)
-            for seed in self.seeds:
-                config = self.config(init, name, hyper, seed)
-                if config.id not in seen:  # two optimizer tables (or two draws) may name the same configuration
-                    seen.add(config.id)
-                    out.append(config)
+            for model in self.model_settings():
+                for seed in self.seeds:
+                    config = self.config(init, name, {**hyper, **model}, seed)
+                    if config.id not in seen:  # two optimizer tables (or two draws) may name the same configuration
+                        seen.add(config.id)
+                        out.append(config)
         return out
+
+    def model_settings(self) -> list[dict[str, Any]]:
+        """Every combination of the grid's model axes (one empty one without them)."""
+        names = [name for name, _ in self.axes]
+        return [dict(zip(names, values)) for values in itertools.product(*(v for _, v in self.axes))]
 
     def config(self, init: Mapping[str, Any], name: str, hyper: Mapping[str, Any], seed: int) -> Config:
         """One configuration, with its id: the hash of everything it is made of."""
@@ -265,7 +289,8 @@ class StudySpec:
             "train": {**self.train.to_dict(), "validation": self.train.validation_split, "rank_by": self.train.rank_by,
                       "no_decay": list(self.train.no_decay_rule),
                       **({"threads": self.train.threads} if self.train.threads is not None else {})},
-            "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds)},
+            "grid": {"init": [dict(i) for i in self.inits], "optimizer": optimizers, "seeds": list(self.seeds),
+                     **{name: list(values) for name, values in self.axes}},
             # a grid study's dict stays what it was before searches existed
             **({"search": self.search.to_dict()} if self.search != SearchSettings() else {}),
         }
@@ -380,13 +405,44 @@ def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> StudySpec:
         raise fail("description", f"expected a string, got {description!r}")
     search = parse_search(raw.get("search"), fail)
     execution = parse_execution(raw.get("execution"), fail)
+    axes = _parse_model_axes(grid, workload, fail)
+    if axes and search.sampling == "tpe":
+        raise fail("grid." + axes[0][0], "model axes (width, depth, parametrization) take the grid, random or "
+                                          "sobol strategies: each sampled setting runs at every width")
     if search.sampling == "grid":
         for i, grid in enumerate(optimizers):
             sampled = [k for k, v in grid.items() if isinstance(v, Distribution)]
             if sampled:
                 raise fail(f"grid.optimizer[{i}].{sampled[0]}", "a distribution is sampled: set [search] strategy to "
                                                                "random, sobol or tpe (or halving with one of them as its sampler)")
-    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description, search, execution)
+    return StudySpec(name.strip(), workload, train, inits, optimizers, seeds, description, search, execution, axes)
+
+
+def _parse_model_axes(grid: Mapping[str, Any], workload: Workload, fail) -> tuple[tuple[str, tuple], ...]:
+    """``[grid] width``, ``depth`` (whole numbers >= 1) and ``parametrization`` ("sp", "mup"; muP needs
+    ``workload.base_width``), as ``(name, values)`` pairs."""
+    from initopt.init.parametrize import PARAMETRIZATIONS
+
+    axes = []
+    for name in MODEL_AXES:
+        if name not in grid:
+            continue
+        values = grid[name]
+        if not isinstance(values, list) or not values:
+            raise fail(f"grid.{name}", f"expected a non-empty list, got {values!r}")
+        for value in values:
+            if name == "parametrization":
+                if value not in PARAMETRIZATIONS:
+                    raise fail(f"grid.{name}", f"expected one of {', '.join(PARAMETRIZATIONS)}, got {value!r}")
+            elif not is_whole_number(value) or value < 1:
+                raise fail(f"grid.{name}", f"expected whole numbers >= 1, got {value!r}")
+        if len(set(values)) != len(values):
+            raise fail(f"grid.{name}", f"a value is listed twice: {values!r}")
+        axes.append((name, tuple(values)))
+    named = dict(axes)
+    if "mup" in named.get("parametrization", ()) and workload.base_width is None:
+        raise fail("workload.base_width", "muP needs the width at which it equals SP: set workload.base_width")
+    return tuple(axes)
 
 
 def _no_unknown(table: Mapping[str, Any], allowed, prefix: str, fail) -> None:
@@ -407,14 +463,17 @@ def _parse_workload(table: Any, fail) -> Workload:
         raise fail("workload.model", f"expected a model name or 'package.module:function', got {model!r}")
     from initopt.models.options import ModelOptionError, is_factory, shared_options
 
-    options = {k: v for k, v in table.items() if k not in ("dataset", "model", "data")}
+    options = {k: v for k, v in table.items() if k not in ("dataset", "model", "data", "base_width")}
     data = _parse_data(dataset.strip(), table.get("data", {}), fail)
+    base_width = table.get("base_width")
+    if base_width is not None and (not is_whole_number(base_width) or base_width < 1):
+        raise fail("workload.base_width", f"expected a whole number >= 1, got {base_width!r}")
     if not is_factory(model):  # a user factory gets its options exactly as written (hidden = 48 stays 48)
         try:
             options = shared_options(options)
         except ModelOptionError as exc:
             raise fail(f"workload.{exc.option}", str(exc)) from None
-    return Workload(dataset.strip(), model.strip(), options, data)
+    return Workload(dataset.strip(), model.strip(), options, data, base_width=base_width)
 
 
 def _parse_data(dataset: str, table: Any, fail) -> dict[str, Any]:

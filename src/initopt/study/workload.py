@@ -98,6 +98,8 @@ class PreparedWorkload:
         from initopt import optim
 
         kwargs = optimizer_kwargs(config)
+        if config.model_axes.get("parametrization") == "mup":  # per-layer lr and decay multipliers
+            return optim.get(config.optimizer, self.mup_groups(model, config), **kwargs)
         rule = self._param_groups_rule()
         if config.optimizer == "muon":  # hidden matrices with Muon, the rest with its AdamW
             return optim.Muon(optim.muon_param_groups(model, rule["no_decay"] if rule else ()), **kwargs)
@@ -120,14 +122,48 @@ class PreparedWorkload:
             return None
         return {"no_decay": [n for n in rule if n != "embedding"], "embeddings_decay": "embedding" not in rule}
 
+    def build_for(self, axes: dict[str, Any]) -> nn.Module:
+        """A fresh model at a configuration's ``width`` and ``depth`` (``Config.model_axes``; the
+        workload's own without them)."""
+        from initopt.models.width import with_depth, with_width
+
+        options = dict(self.setup.options)
+        if "width" in axes:
+            options = with_width(self.spec.workload.model, options, axes["width"])
+        if "depth" in axes:
+            options = with_depth(self.spec.workload.model, options, axes["depth"])
+        return replace(self.setup, options=options).build() if options != self.setup.options else self.build()
+
     def initialized_model(self, config: Config) -> nn.Module:
-        """The model of ``config``: built, then its weights drawn with the config's scheme and seed."""
+        """The model of ``config``: built (at its width and depth), its weights drawn with the config's
+        scheme and seed, then parametrized (its ``parametrization``: muP rescales by role)."""
         from initopt import init
 
-        model = self.build()
+        model = self.build_for(config.model_axes)
         # a data-dependent scheme (lsuv) draws its batch of the training split from the config's seed
         init.initialize(model, init.get(config.init), "zeros", data=self.train.x, seed=config.seed)
+        if config.model_axes.get("parametrization", "sp") != "sp":
+            init.parametrize(model, config.model_axes["parametrization"], **self._parametrize_kwargs(model, config))
         return model
+
+    def _parametrize_kwargs(self, model: nn.Module, config: Config) -> dict[str, Any]:
+        return {"base_width": self.spec.workload.base_width, "width": config.model_axes.get("width"),
+                "optimizer": config.optimizer, "decay": "independent", "scheme": config.init}
+
+    def mup_groups(self, model: nn.Module, config: Config) -> list[dict[str, Any]]:
+        """muP's param groups of ``config``'s parametrized model (``init.parametrize.rules``), with the
+        parameters ``train.no_decay`` names given no weight decay."""
+        from initopt.init.parametrize import rules
+
+        decayed = self.decayed_names(model)
+        params = dict(model.named_parameters())
+        groups: dict[tuple, dict[str, Any]] = {}
+        for rule in rules(model, "mup", **self._parametrize_kwargs(model, config)):
+            wd_scale = rule.weight_decay_scale if decayed.get(rule.name, True) else 0.0
+            group = groups.setdefault((rule.lr_scale, wd_scale), {"params": [], "lr_scale": rule.lr_scale,
+                                                                  "weight_decay_scale": wd_scale})
+            group["params"].append(params[rule.name])
+        return list(groups.values())
 
 
 def prepare(spec: StudySpec) -> PreparedWorkload:
@@ -168,7 +204,7 @@ def spec_field(name: str) -> str:
 def optimizer_kwargs(config: Config) -> dict[str, Any]:
     """The config's hyperparameters as keyword arguments of ``initopt.optim``'s class: ``betas`` a tuple,
     Adafactor's ``eps2`` as ``eps=(None, eps2)`` (eps1 the dtype's epsilon), ``warmup_steps`` a whole number."""
-    hyper = {k: v for k, v in config.hyper.items() if k not in SCHEDULE_HYPER}  # the schedule is fit's
+    hyper = {k: v for k, v in config.optimizer_hyper.items() if k not in SCHEDULE_HYPER}  # the schedule is fit's
     if "betas" in hyper:
         hyper["betas"] = tuple(hyper["betas"])
     if "eps2" in hyper:
