@@ -75,14 +75,17 @@ class BatchedOptimizer:
 
     def __init__(self, params: Sequence[Tensor], hypers: Sequence[dict[str, Any]], path: str = "fast",
                  decay: Sequence[bool] | None = None, total_steps: int | None = None,
-                 matrix: Sequence[bool] | None = None):
+                 matrix: Sequence[bool] | None = None, scales: Sequence[tuple[float, float]] | None = None):
         """``decay[i]``: whether parameter ``i`` takes the configurations' weight decay (default: every
         one does); the others are stepped with weight decay 0, as a param group of ``param_groups``
         (biases and norms) is in torch.optim. ``total_steps``: the steps of the whole run, which the
         configurations' learning-rate schedules (``schedule``, ``warmup`` in ``hypers``) are laid over;
         each step's lr is ``lr * multiplier(t)``, computed on the device (no host synchronization).
         ``matrix[i]``: whether Muon configurations step parameter ``i`` with Muon (a hidden matrix) or
-        with their AdamW (default: Muon for every parameter that is a matrix per configuration)."""
+        with their AdamW (default: Muon for every parameter that is a matrix per configuration).
+        ``scales[i]``: ``(lr_scale, weight_decay_scale)`` of parameter ``i`` for every configuration (muP's
+        per-layer multipliers, ``initopt.init.parametrize``): it is stepped with ``lr * lr_scale`` and
+        ``weight_decay * weight_decay_scale``, as its param group is by ``initopt.optim``."""
         if path not in PATHS:
             raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
         self.params = list(params)
@@ -92,17 +95,19 @@ class BatchedOptimizer:
         decay = [True] * len(self.params) if decay is None else [bool(d) for d in decay]
         if len(decay) != len(self.params):
             raise ValueError(f"decay needs one flag per parameter ({len(self.params)}), got {len(decay)}")
-        # a group of parameters by decay (the decayed first), then a segment per run of one family
-        groups = [[i for i, d in enumerate(decay) if d], [i for i, d in enumerate(decay) if not d]]
+        scales = [(1.0, 1.0)] * len(self.params) if scales is None else [(float(a), float(b)) for a, b in scales]
+        if len(scales) != len(self.params):
+            raise ValueError(f"scales needs one (lr, weight decay) pair per parameter ({len(self.params)}), got {len(scales)}")
+        # a group of parameters by decay (the decayed first) and by scales, then a segment per run of one family
+        keys = list(dict.fromkeys((not d, *sc) for d, sc in zip(decay, scales)))
+        groups = {key: [i for i, (d, sc) in enumerate(zip(decay, scales)) if (not d, *sc) == key] for key in sorted(keys)}
         self.segments: list[_Segment] = []
-        for group, decayed in zip(groups, (True, False)):
-            if not group:
-                continue
+        for (undecayed, lr_scale, wd_scale), group in groups.items():
             tensors = [self.params[i] for i in group]
             start, segments = 0, []
             for k in range(1, self.k + 1):
                 if k == self.k or _family({hypers[k]["name"]}) != _family({hypers[start]["name"]}):
-                    rows = [dict(h) if decayed else dict(h, weight_decay=0.0) for h in hypers[start:k]]
+                    rows = [_scaled(h, lr_scale, 0.0 if undecayed else wd_scale) for h in hypers[start:k]]
                     family = _family({hypers[start]["name"]})
                     if family in FAMILIES:
                         flags = [self.params[i].dim() == 3 if matrix is None else matrix[i] for i in group]
@@ -412,6 +417,13 @@ class _Segment:
         self._step_tensor.add_(1.0)  # torch.optim increments the step before calling the kernel
         for (_, kernel, ps, states, args), gs in zip(slabs, slab_grads):
             kernel(ps, gs, *states, **args)
+
+
+def _scaled(hyper: dict[str, Any], lr_scale: float, wd_scale: float) -> dict[str, Any]:
+    """A configuration's hyperparameters for a parameter with these multipliers (1, 1: unchanged)."""
+    if lr_scale == 1.0 and wd_scale == 1.0:
+        return dict(hyper)
+    return dict(hyper, lr=hyper["lr"] * lr_scale, weight_decay=hyper.get("weight_decay", 0.0) * wd_scale)
 
 
 def _decoupled(hyper: dict[str, Any]) -> float:

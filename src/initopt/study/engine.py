@@ -209,17 +209,16 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
 
     k = len(configs)
     models = [workload.initialized_model(config) for config in configs]
-    if any(c.model_axes.get("parametrization") == "mup" for c in configs):
-        exc = NotBatchable("muP's per-layer learning rates are not in the bundled optimizer yet")
-        exc.models = models  # the caller trains these very models one at a time
-        raise exc
     x, y = workload.train.x.to(device), workload.train.y.to(device)
     decayed = workload.decayed_names(models[0])  # which parameters weight decay takes (train.no_decay)
     muon = any(c.optimizer == "muon" for c in configs)
     is_matrix = workload.muon_matrices(models[0]) if muon else {}  # which parameters Muon steps (the rest: its AdamW)
     own = any(c.optimizer in OWN_PARAMETERS for c in configs)  # each parameter as the model has it
+    # muP: each parameter's lr and weight-decay multipliers (one width and parametrization per bundle)
+    mup = workload.mup_scales(models[0], configs[0]) if configs[0].model_axes.get("parametrization") == "mup" else None
     try:
-        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed, hand=not own)
+        model = bundle_model(models, x[:2], device, seeds=[c.seed for c in configs], decayed=decayed,
+                             hand=not own and mup is None)
     except NotBatchable as exc:  # the caller trains these very models one at a time (no second build)
         exc.models = models
         raise
@@ -238,8 +237,12 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     if muon:
         names = model.template_names() if hasattr(model, "template_names") else {}
         matrices = [is_matrix[names.get(name, name)] for name in model.params]
+    scales = None
+    if mup is not None:
+        names = model.template_names() if hasattr(model, "template_names") else {}
+        scales = [mup[names.get(name, name)] for name in model.params]
     optimizer = BatchedOptimizer(model.blocks if hand else list(model.params.values()), hypers, path=optimizer_path,
-                                 decay=flags, total_steps=workload.steps_per_config, matrix=matrices)
+                                 decay=flags, total_steps=workload.steps_per_config, matrix=matrices, scales=scales)
     if hand:
         optimizer.bind_gradients(model.grad_blocks)
     loss_fn = batched_loss(workload.loss)

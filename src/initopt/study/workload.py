@@ -150,6 +150,14 @@ class PreparedWorkload:
         return {"base_width": self.spec.workload.base_width, "width": config.model_axes.get("width"),
                 "optimizer": config.optimizer, "decay": "independent", "scheme": config.init}
 
+    def mup_scales(self, model: nn.Module, config: Config) -> dict[str, tuple[float, float]]:
+        """Each parameter of ``config``'s muP model -> its ``(lr_scale, weight_decay_scale)`` (the bundled
+        optimizer's per-parameter multipliers; ``train.no_decay`` is the optimizer's decay flags)."""
+        from initopt.init.parametrize import rules
+
+        return {r.name: (r.lr_scale, r.weight_decay_scale)
+                for r in rules(model, "mup", **self._parametrize_kwargs(model, config))}
+
     def mup_groups(self, model: nn.Module, config: Config) -> list[dict[str, Any]]:
         """muP's param groups of ``config``'s parametrized model (``init.parametrize.rules``), with the
         parameters ``train.no_decay`` names given no weight decay."""
