@@ -159,7 +159,7 @@ class PreparedWorkload:
                 for r in rules(model, "mup", **self._parametrize_kwargs(model, config))}
 
     def mup_groups(self, model: nn.Module, config: Config) -> list[dict[str, Any]]:
-        """muP's param groups of ``config``'s parametrized model (``initopt.init.parametrize.rules``, the module's), with the
+        """muP's param groups of ``config``'s parametrized model (the module ``initopt.init.parametrize``'s ``rules``), with the
         parameters ``train.no_decay`` names given no weight decay."""
         from initopt.init.parametrize import rules
 
