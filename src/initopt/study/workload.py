@@ -159,8 +159,8 @@ class PreparedWorkload:
                 for r in rules(model, "mup", **self._parametrize_kwargs(model, config))}
 
     def mup_groups(self, model: nn.Module, config: Config) -> list[dict[str, Any]]:
-        """muP's param groups of ``config``'s parametrized model (the module ``initopt.init.parametrize``'s ``rules``), with the
-        parameters ``train.no_decay`` names given no weight decay."""
+        """muP's param groups of ``config``'s parametrized model (``rules`` of the module
+        ``initopt.init.parametrize``), with the parameters ``train.no_decay`` names given no weight decay."""
         from initopt.init.parametrize import rules
 
         decayed = self.decayed_names(model)
