@@ -47,7 +47,7 @@ from torch import nn
 from initopt.init.apply import parameter_roles
 from initopt.init.roles import Role
 
-__all__ = ["PARAMETRIZATIONS", "ParamRule", "parametrize", "rules", "with_lr"]
+__all__ = ["PARAMETRIZATIONS", "ParamRule", "param_groups", "parametrize", "rules", "with_lr"]
 
 PARAMETRIZATIONS = ("sp", "mup")
 SGD_LIKE = ("sgd",)
@@ -72,6 +72,12 @@ def rules(model: nn.Module, parametrization: str = "mup", *, base_width: int, wi
           scheme=None) -> list[ParamRule]:
     """Each trainable parameter's :class:`ParamRule` (a pure function of the model's layout and shapes,
     and of the SP ``scheme`` it was initialized with, where given)."""
+    return _plan(model, parametrization, base_width, width, optimizer, decay, output_multiplier, scheme)[0]
+
+
+def _plan(model, parametrization, base_width, width, optimizer, decay, output_multiplier,
+          scheme) -> tuple[list[ParamRule], float]:
+    """:func:`rules`, and the width multiplier ``m`` they were made with."""
     if parametrization not in PARAMETRIZATIONS:
         raise ValueError(f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got {parametrization!r}")
     if optimizer not in SGD_LIKE + ADAM_LIKE:
@@ -103,7 +109,7 @@ def rules(model: nn.Module, parametrization: str = "mup", *, base_width: int, wi
             init_scale = _base_width_std(scheme, model, name, params[name], m)
         wd_scale = 1 / lr_scale if decay == "independent" else 1.0
         out.append(ParamRule(name, role, init_scale, lr_scale, wd_scale))
-    return out
+    return out, m
 
 
 def parametrize(model: nn.Module, parametrization: str = "mup", *, base_width: int, width: int | None = None,
@@ -128,17 +134,22 @@ def parametrize(model: nn.Module, parametrization: str = "mup", *, base_width: i
     if getattr(model, MARK, None) is not None:
         raise ValueError(f"the model is already parametrized ({getattr(model, MARK)}): parametrize a freshly "
                          "initialized model once (its weights were scaled)")
-    plan = rules(model, parametrization, base_width=base_width, width=width, optimizer=optimizer, decay=decay,
-                 output_multiplier=output_multiplier, scheme=scheme)
+    plan, m = _plan(model, parametrization, base_width, width, optimizer, decay, output_multiplier, scheme)
     params = dict(model.named_parameters())
     with torch.no_grad():
         for rule in plan:
             if rule.init_scale != 1.0:
                 params[rule.name].mul_(rule.init_scale)
     if parametrization == "mup":
-        m = (width if width is not None else _inferred_width(model, _mup_roles(model))) / base_width
         _scale_attention(model, m)
     setattr(model, MARK, f"{parametrization}, base_width={base_width}")
+    return param_groups(model, plan)
+
+
+def param_groups(model: nn.Module, plan: list[ParamRule]) -> list[dict]:
+    """``model``'s parameters in one group per role and multipliers of ``plan``:
+    ``{"params", "lr_scale", "weight_decay_scale", "role", "names"}``."""
+    params = dict(model.named_parameters())
     groups: dict[tuple, dict] = {}
     for rule in plan:
         key = (rule.lr_scale, rule.weight_decay_scale, rule.role)

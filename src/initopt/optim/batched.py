@@ -99,10 +99,11 @@ class BatchedOptimizer:
         if len(scales) != len(self.params):
             raise ValueError(f"scales needs one (lr, weight decay) pair per parameter ({len(self.params)}), got {len(scales)}")
         # a group of parameters by decay (the decayed first) and by scales, then a segment per run of one family
-        keys = list(dict.fromkeys((not d, *sc) for d, sc in zip(decay, scales)))
-        groups = {key: [i for i, (d, sc) in enumerate(zip(decay, scales)) if (not d, *sc) == key] for key in sorted(keys)}
+        groups: dict[tuple, list[int]] = {}
+        for i, (d, sc) in enumerate(zip(decay, scales)):
+            groups.setdefault((not d, *sc), []).append(i)
         self.segments: list[_Segment] = []
-        for (undecayed, lr_scale, wd_scale), group in groups.items():
+        for (undecayed, lr_scale, wd_scale), group in sorted(groups.items()):
             tensors = [self.params[i] for i in group]
             start, segments = 0, []
             for k in range(1, self.k + 1):

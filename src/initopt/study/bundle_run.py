@@ -49,7 +49,6 @@ def run_bundle(workload, job: BundleJob, sink, *, engine: str, device: str, chec
     bundled layers cannot take trains its configurations one at a time (``train_sequential``), as
     does the sequential engine. An error of the bundle's own (a user factory's, out of memory) ends
     its unfinished configurations *failed*, with the error: the study goes on."""
-    from initopt.study import outcomes
     from initopt.study.bundle_model import NotBatchable
     from initopt.study.bundle_state import StaleCheckpoint
     from initopt.study.engine import Halving, Resume, train_bundle
@@ -99,7 +98,14 @@ def run_bundle(workload, job: BundleJob, sink, *, engine: str, device: str, chec
                          on_done=lambda results: (done(results), sink.steps(workload.steps_per_config * len(results))))
     except Exception as exc:  # the bundle failed: its unfinished configurations are failed, the study goes on
         elapsed = (time.perf_counter() - started) / len(configs)
-        unfinished = [i for i in ids if i not in ended]
-        sink.restart(unfinished)  # drops their partial epochs
-        done([outcomes.failed(c.id, exc, elapsed) for c in configs if c.id in set(unfinished)])
-        sink.steps(workload.steps_per_config * len(unfinished))  # the bar counts them as ended
+        end_failed(sink, [i for i in ids if i not in ended], exc, elapsed, workload.steps_per_config)
+
+
+def end_failed(sink, unfinished: list[str], error: BaseException, seconds: float, steps_per_config: int) -> None:
+    """Configurations ``unfinished`` end *failed* with ``error``: their partial epochs dropped, their
+    remaining steps counted as done by the progress bar."""
+    from initopt.study import outcomes
+
+    sink.restart(unfinished)
+    sink.done([outcomes.failed(i, error, seconds) for i in unfinished])
+    sink.steps(steps_per_config * len(unfinished))

@@ -228,19 +228,12 @@ def _setup(workload, configs, device, optimizer_path, check_each_step, cuda_grap
     hand = isinstance(model, HandBatchedMLP)
     optimizer_path = optimizer_path or default_path(device)
     hypers = [dict(c.optimizer_hyper, name=c.optimizer) for c in configs]
-    if hand:
-        flags = model.block_decay
-    else:
-        names = model.template_names() if hasattr(model, "template_names") else {}
-        flags = [decayed[names.get(name, name)] for name in model.params]
-    matrices = None
-    if muon:
-        names = model.template_names() if hasattr(model, "template_names") else {}
-        matrices = [is_matrix[names.get(name, name)] for name in model.params]
-    scales = None
-    if mup is not None:
-        names = model.template_names() if hasattr(model, "template_names") else {}
-        scales = [mup[names.get(name, name)] for name in model.params]
+    # the bundle's parameters under the names the template model gives them (for the per-parameter settings)
+    names = model.template_names() if hasattr(model, "template_names") else {}
+    templates = [] if hand else [names.get(name, name) for name in model.params]
+    flags = model.block_decay if hand else [decayed[name] for name in templates]
+    matrices = [is_matrix[name] for name in templates] if muon else None
+    scales = [mup[name] for name in templates] if mup is not None else None
     optimizer = BatchedOptimizer(model.blocks if hand else list(model.params.values()), hypers, path=optimizer_path,
                                  decay=flags, total_steps=workload.steps_per_config, matrix=matrices, scales=scales)
     if hand:

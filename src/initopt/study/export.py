@@ -50,7 +50,7 @@ def load(db: str | Path = DEFAULT_DB, name: str | None = None, *, epochs: bool =
             records = _epoch_records(configs, store.epochs(study))
         else:
             records = [row.to_dict() for row in configs]
-    records = _with_model_axes(records, {row.id: row for row in configs}, "config_id" if epochs else "id")
+    records = _with_model_axes(records, {row.id: row for row in configs})
     if not epochs:
         ranks = candidate_ranks(db, study)
         for record in records:
@@ -73,7 +73,7 @@ def candidate_ranks(db: str | Path, study: str) -> dict[str, int]:
             for config_id in c.config_ids}
 
 
-def _with_model_axes(records: list[dict[str, Any]], by_id, key: str) -> list[dict[str, Any]]:
+def _with_model_axes(records: list[dict[str, Any]], by_id) -> list[dict[str, Any]]:
     """Each record with a ``width``, ``depth`` and ``parametrization`` column, after ``seed``, where the
     study's grid has that axis (the values live in each configuration's hyperparameters)."""
     from initopt.study.spec import MODEL_AXES
@@ -83,7 +83,7 @@ def _with_model_axes(records: list[dict[str, Any]], by_id, key: str) -> list[dic
         return records
     out = []
     for record in records:
-        hyper = by_id[record[key] if key in record else record["id"]].hyper
+        hyper = by_id[record["id"]].hyper  # a configuration's record, or an epoch's (which names it "id" too)
         ordered: dict[str, Any] = {}
         for name, value in record.items():
             ordered[name] = value

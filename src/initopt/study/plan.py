@@ -80,16 +80,21 @@ def bundle_capacity(per_config_bytes: int, budget_bytes: int, max_bundle: int | 
     return cap if max_bundle is None else min(cap, max_bundle)
 
 
+def by_model(configs: Sequence[Config]) -> list[list[Config]]:
+    """``configs`` grouped by their model (``Config.model_axes``: width, depth, parametrization), in order."""
+    groups: dict[tuple, list[Config]] = {}
+    for config in configs:
+        groups.setdefault(tuple(sorted(config.model_axes.items())), []).append(config)
+    return list(groups.values())
+
+
 def plan_bundles(configs: Sequence[Config], *, per_config_bytes: int, budget_bytes: int, max_bundle: int | None = None) -> list[Bundle]:
     """Bundles of at most ``max_bundle`` configs each, each within ``budget_bytes``."""
     cap = bundle_capacity(per_config_bytes, budget_bytes, max_bundle)
-    shapes: dict[tuple, list[Config]] = {}  # a bundle holds one model: one width, depth and parametrization
-    for config in configs:
-        shapes.setdefault(tuple(sorted(config.model_axes.items())), []).append(config)
+    shapes = by_model(configs)  # a bundle holds one model: one width, depth and parametrization
     if len(shapes) > 1:
-        return [b for group in shapes.values()
-                for b in plan_bundles(group, per_config_bytes=per_config_bytes, budget_bytes=budget_bytes,
-                                      max_bundle=max_bundle)]
+        return [b for group in shapes for b in plan_bundles(group, per_config_bytes=per_config_bytes,
+                                                            budget_bytes=budget_bytes, max_bundle=max_bundle)]
     families: dict[tuple, list[Config]] = {}
     for config in configs:
         families.setdefault(family_of(config), []).append(config)

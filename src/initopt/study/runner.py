@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from initopt.study.plan import (BYTES_PER_FLOAT, bundle_capacity, bundle_order,
-                                 bytes_per_config, plan_bundles)
+from initopt.study.plan import (BYTES_PER_FLOAT, bundle_capacity, bundle_order, by_model, bytes_per_config,
+                                 plan_bundles)
 from initopt.study.adaptive import rounds_of
 from initopt.study.execution import Execution
 from initopt.study.spec import Config, StudySpec, load_spec
@@ -322,10 +322,8 @@ def _bundles(todo: list[Config], workload: PreparedWorkload, engine: str, max_bu
     """``todo`` in bundles of at most ``max_bundle`` configurations, each within ``budget`` bytes."""
     if engine == "sequential":
         return [[c] for c in todo]
-    shapes: dict[tuple, list[Config]] = {}  # configurations of other widths or depths: other models, other sizes
-    for config in todo:
-        shapes.setdefault(tuple(sorted(config.model_axes.items())), []).append(config)
-    return [list(b.configs) for group in shapes.values()
+    # configurations of other widths or depths: other models, of other sizes
+    return [list(b.configs) for group in by_model(todo)
             for b in plan_bundles(group, per_config_bytes=_bytes_per_config(workload, group[0].model_axes),
                                   budget_bytes=budget, max_bundle=max_bundle)]
 

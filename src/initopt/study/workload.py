@@ -161,17 +161,12 @@ class PreparedWorkload:
     def mup_groups(self, model: nn.Module, config: Config) -> list[dict[str, Any]]:
         """muP's param groups of ``config``'s parametrized model (``rules`` of the module
         ``initopt.init.parametrize``), with the parameters ``train.no_decay`` names given no weight decay."""
-        from initopt.init.parametrize import rules
+        from initopt.init.parametrize import param_groups, rules
 
         decayed = self.decayed_names(model)
-        params = dict(model.named_parameters())
-        groups: dict[tuple, dict[str, Any]] = {}
-        for rule in rules(model, "mup", **self._parametrize_kwargs(model, config)):
-            wd_scale = rule.weight_decay_scale if decayed.get(rule.name, True) else 0.0
-            group = groups.setdefault((rule.lr_scale, wd_scale), {"params": [], "lr_scale": rule.lr_scale,
-                                                                  "weight_decay_scale": wd_scale})
-            group["params"].append(params[rule.name])
-        return list(groups.values())
+        plan = [rule if decayed.get(rule.name, True) else replace(rule, weight_decay_scale=0.0)
+                for rule in rules(model, "mup", **self._parametrize_kwargs(model, config))]
+        return param_groups(model, plan)
 
 
 def prepare(spec: StudySpec) -> PreparedWorkload:

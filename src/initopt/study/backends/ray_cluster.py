@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, replace
 
 from initopt.study.backends.store_sink import StoreSink, start_job
-from initopt.study.bundle_run import BundleJob, run_bundle
+from initopt.study.bundle_run import BundleJob, end_failed, run_bundle
 from initopt.study.plan import MEMORY_FRACTION, available_memory, bundle_order
 
 INSTALL = "pip install 'initopt[ray]'"
@@ -72,8 +72,7 @@ class RayBackend:
                 ray.init(address=address, logging_level="warning", log_to_driver=True, include_dashboard=False,
                          configure_logging=True)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RayUnavailable(f"--ray {execution.ray}: no Ray cluster answered ({first}); start one with "
+            raise RayUnavailable(f"--ray {execution.ray}: no Ray cluster answered ({_first_line(exc)}); start one with "
                                  "`ray start --head`, or use --ray local") from None
         gpus = execution.gpus_per_bundle
         if gpus is None:
@@ -143,15 +142,15 @@ class RayBackend:
                         continue
                     except ray.exceptions.RayTaskError as exc:  # raised outside run_bundle: no retry helps
                         del running[gen]
-                        self._fail(store, name, item, exc.cause if exc.cause is not None else exc, workload, events)
+                        self._fail(store, name, item, exc.cause if exc.cause is not None else exc, workload)
                         continue
                     except ray.exceptions.OutOfMemoryError as exc:  # Ray's memory monitor killed the worker
                         del running[gen]
-                        self._fail(store, name, item, MemoryError(_first_line(exc)), workload, events)
+                        self._fail(store, name, item, MemoryError(_first_line(exc)), workload)
                         continue
                     except ray.exceptions.RayError as exc:  # its worker or its node was lost
                         del running[gen]
-                        self._lost(store, name, item, exc, workload, events, submit)
+                        self._lost(store, name, item, exc, workload, submit)
                         continue
                     if method == "rung":
                         epoch, configs, token = args
@@ -162,7 +161,7 @@ class RayBackend:
             for gen in running:  # interrupted: stop the cluster's work; its checkpoints stay in the store
                 ray.cancel(gen, force=True)
 
-    def _lost(self, store, name, item: _Running, exc, workload, events, submit) -> None:
+    def _lost(self, store, name, item: _Running, exc, workload, submit) -> None:
         """A bundle whose worker or node went away: run it again from its last stored checkpoint."""
         unfinished = set(store.to_run(name, item.job.ids))
         if not unfinished:
@@ -171,7 +170,7 @@ class RayBackend:
         if item.attempt >= self.execution.max_retries:
             self._fail(store, name, item, RuntimeError(
                 f"the Ray worker training its bundle was lost {item.attempt + 1} times; last: {_first_line(exc)}"),
-                workload, events)
+                workload)
             return
         checkpoint = item.sink.latest_checkpoint()
         by_id = {c.id: c for c in item.job.configs}
@@ -179,22 +178,17 @@ class RayBackend:
             configs = [by_id[i] for i in checkpoint.config_ids]
         else:
             checkpoint = None
-            for key in item.sink.keys:  # a checkpoint that no longer fits is of no use
-                store.drop_checkpoint(name, key)
+            item.sink.drop_checkpoints()  # a checkpoint that no longer fits is of no use
             configs = bundle_order([c for c in item.job.configs if c.id in unfinished])
         item.sink.notice(f"a Ray worker was lost ({_first_line(exc)}); its bundle of {len(configs)} configurations "
                          "runs again" + (f" from epoch {checkpoint.epoch}" if checkpoint else ""))
         submit(configs, checkpoint, item.attempt + 1)
 
-    def _fail(self, store, name, item: _Running, error: BaseException, workload, events) -> None:
+    def _fail(self, store, name, item: _Running, error: BaseException, workload) -> None:
         """The bundle's unfinished configurations end failed with ``error``; their partial epochs go."""
-        from initopt.study import outcomes
-
         unfinished = store.to_run(name, item.job.ids)
         if unfinished:
-            store.mark_running(name, unfinished)
-            item.sink.done([outcomes.failed(i, error, 0.0) for i in unfinished])
-            events.steps(workload.steps_per_config * len(unfinished))
+            end_failed(item.sink, unfinished, error, 0.0, workload.steps_per_config)
         item.sink.close()
 
     def close(self) -> None:

@@ -64,5 +64,9 @@ class StoreSink:
         """Once the bundle's run is over: its checkpoints go if every configuration ended (an interrupted
         bundle keeps its checkpoint, to go on from on the next run)."""
         if not self.store.to_run(self.name, self.ids):
-            for key in self.keys:
-                self.store.drop_checkpoint(self.name, key)
+            self.drop_checkpoints()
+
+    def drop_checkpoints(self) -> None:
+        """Every checkpoint this bundle wrote or went on from."""
+        for key in self.keys:
+            self.store.drop_checkpoint(self.name, key)
